@@ -1,0 +1,351 @@
+//! The current span and tags of each thread, and the means to carry them into other threads and tasks.
+//!
+//! The current span is a `Cell` in a thread-local: entering a span is one `replace`, leaving it one
+//! `set`. Futures made by `#[span]` enter their span on every poll, so the parent survives `.await` and
+//! a work-stealing executor moving the task between threads.
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use serde_json::Value;
+
+use crate::id::SpanId;
+use crate::tags::Tags;
+
+/// What the current-span cell holds.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Current {
+    pub(crate) id: SpanId,
+    /// Set by a span's own scope; false for a context carried in from elsewhere, where
+    /// [`CurrentSpan::record`] has no span to record into.
+    pub(crate) recording: bool,
+}
+
+type Recorded = (SpanId, Cow<'static, str>, Value);
+
+thread_local! {
+    static CURRENT: Cell<Option<Current>> = const { Cell::new(None) };
+    static TAGS: RefCell<Tags> = const { RefCell::new(Tags::new()) };
+    static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
+    /// Metadata recorded by code inside a span, collected by the span's scope when it is left.
+    static RECORDED: RefCell<Vec<Recorded>> = const { RefCell::new(Vec::new()) };
+}
+
+#[inline]
+pub(crate) fn current() -> Option<Current> {
+    CURRENT.with(Cell::get)
+}
+
+#[inline]
+pub(crate) fn current_id() -> Option<SpanId> {
+    current().map(|c| c.id)
+}
+
+#[inline]
+pub(crate) fn tags() -> Tags {
+    TAGS.with(|t| t.borrow().clone())
+}
+
+/// Whether this thread is inside a handler call; dispatching from there is skipped so that a handler
+/// which emits events or opens spans cannot recurse forever.
+#[inline]
+pub(crate) fn in_handler() -> bool {
+    IN_HANDLER.with(Cell::get)
+}
+
+/// Marks this thread as inside handler calls until dropped.
+pub(crate) struct HandlerGuard(bool);
+
+impl HandlerGuard {
+    #[inline]
+    pub(crate) fn enter() -> Self {
+        Self(IN_HANDLER.with(|flag| flag.replace(true)))
+    }
+}
+
+impl Drop for HandlerGuard {
+    #[inline]
+    fn drop(&mut self) {
+        IN_HANDLER.with(|flag| flag.set(self.0));
+    }
+}
+
+/// A span's scope on this thread: makes the span current, and on leaving restores the previous one
+/// and collects what code inside recorded.
+pub(crate) struct Scope {
+    prev: Option<Current>,
+    mark: usize,
+}
+
+impl Scope {
+    #[inline]
+    pub(crate) fn enter(id: SpanId) -> Self {
+        let prev = CURRENT.with(|c| c.replace(Some(Current { id, recording: true })));
+        let mark = RECORDED.with(|r| r.borrow().len());
+        Self { prev, mark }
+    }
+
+    #[inline]
+    pub(crate) fn leave(self, id: SpanId, metadata: &mut Vec<(Cow<'static, str>, Value)>) {
+        CURRENT.with(|c| c.set(self.prev));
+        RECORDED.with(|r| {
+            let mut recorded = r.borrow_mut();
+            if recorded.len() > self.mark {
+                collect(&mut recorded, self.mark, id, metadata);
+            }
+        });
+    }
+}
+
+#[cold]
+fn collect(
+    recorded: &mut Vec<Recorded>,
+    mark: usize,
+    id: SpanId,
+    metadata: &mut Vec<(Cow<'static, str>, Value)>,
+) {
+    metadata.extend(
+        recorded
+            .drain(mark..)
+            .filter(|(owner, _, _)| *owner == id)
+            .map(|(_, key, value)| (key, value)),
+    );
+}
+
+/// Restores the previous tags when dropped.
+pub(crate) struct TagsGuard(Option<Tags>);
+
+impl TagsGuard {
+    pub(crate) fn set(tags: Tags) -> Self {
+        Self(Some(TAGS.with(|t| t.replace(tags))))
+    }
+}
+
+impl Drop for TagsGuard {
+    fn drop(&mut self) {
+        if let Some(prev) = self.0.take() {
+            TAGS.with(|t| *t.borrow_mut() = prev);
+        }
+    }
+}
+
+/// The span the current code runs in, as [`current_span`] returns it.
+#[derive(Debug, Clone, Copy)]
+pub struct CurrentSpan(Option<Current>);
+
+/// The span the calling code runs in, if any.
+///
+/// ```
+/// // Outside any span there is nothing to record into, and recording is harmless.
+/// let span = instrument_core::current_span();
+/// assert!(span.id().is_none());
+/// span.record("retrieved", 3);
+/// ```
+#[must_use]
+pub fn current_span() -> CurrentSpan {
+    CurrentSpan(current())
+}
+
+impl CurrentSpan {
+    /// The span's id.
+    #[must_use]
+    pub fn id(&self) -> Option<SpanId> {
+        self.0.map(|c| c.id)
+    }
+
+    /// Whether [`CurrentSpan::record`] reaches a span here.
+    #[must_use]
+    pub fn is_recording(&self) -> bool {
+        self.0.is_some_and(|c| c.recording)
+    }
+
+    /// Adds `key = value` to the span's metadata, which its handlers receive when it ends
+    /// ([`crate::SpanEnd::metadata`]). Outside a span, or in a thread or task that only carries a
+    /// span's context, this does nothing.
+    pub fn record(&self, key: impl Into<Cow<'static, str>>, value: impl serde::Serialize) {
+        let Some(current) = self.0.filter(|c| c.recording) else {
+            return;
+        };
+        let value = serde_json::to_value(value).unwrap_or_else(|e| Value::String(format!("<unserializable: {e}>")));
+        RECORDED.with(|r| r.borrow_mut().push((current.id, key.into(), value)));
+    }
+}
+
+/// A snapshot of the current span and tags, to carry into another thread or task.
+///
+/// ```
+/// use instrument_core::{Context, Tags, instrument_tags, current_tags};
+///
+/// let cx = instrument_tags(Tags::from([("request", "42")]), Context::current);
+/// std::thread::spawn(move || {
+///     cx.scope(|| assert_eq!(current_tags().get("request"), Some(&serde_json::json!("42"))));
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub(crate) span: Option<SpanId>,
+    pub(crate) tags: Tags,
+}
+
+impl Context {
+    /// The current span and tags of this thread or task.
+    #[must_use]
+    pub fn current() -> Self {
+        Self {
+            span: current_id(),
+            tags: tags(),
+        }
+    }
+
+    /// A context with `span` as parent and `tags`.
+    #[must_use]
+    pub fn new(span: Option<SpanId>, tags: Tags) -> Self {
+        Self { span, tags }
+    }
+
+    /// The span that new spans made in this context get as parent.
+    #[must_use]
+    pub fn span_id(&self) -> Option<SpanId> {
+        self.span
+    }
+
+    /// The tags of this context.
+    #[must_use]
+    pub fn tags(&self) -> &Tags {
+        &self.tags
+    }
+
+    /// Runs `f` in this context, then restores the one before.
+    pub fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.attach();
+        f()
+    }
+
+    /// Makes this context current until the guard is dropped.
+    #[must_use = "the context is restored when the guard is dropped"]
+    pub fn attach(&self) -> ContextGuard {
+        let prev_span = CURRENT.with(|c| {
+            c.replace(self.span.map(|id| Current {
+                id,
+                recording: false,
+            }))
+        });
+        let prev_tags = TagsGuard::set(self.tags.clone());
+        ContextGuard {
+            prev_span,
+            _tags: prev_tags,
+            _not_send: std::marker::PhantomData,
+        }
+    }
+
+    /// Wraps `future` so that every poll runs in this context.
+    pub fn wrap<F: Future>(self, future: F) -> WithContext<F> {
+        WithContext { cx: self, future }
+    }
+}
+
+/// Restores the previous context when dropped; see [`Context::attach`].
+#[derive(Debug)]
+pub struct ContextGuard {
+    prev_span: Option<Current>,
+    _tags: TagsGuard,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl std::fmt::Debug for TagsGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TagsGuard")
+    }
+}
+
+impl Drop for ContextGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.prev_span));
+    }
+}
+
+/// A future that runs in a captured [`Context`]; see [`FutureExt::in_current_span`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct WithContext<F> {
+    cx: Context,
+    future: F,
+}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: never moved out, and `WithContext` has no Drop impl.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _guard = this.cx.attach();
+        unsafe { Pin::new_unchecked(&mut this.future) }.poll(task)
+    }
+}
+
+/// Carries the current span and tags into a future that will run elsewhere.
+///
+/// ```
+/// use instrument_core::FutureExt;
+///
+/// async fn work() {}
+/// let carried = work().in_current_span(); // spawn this on any executor
+/// # drop(carried);
+/// ```
+pub trait FutureExt: Future + Sized {
+    /// This future, polled in the context current now.
+    fn in_current_span(self) -> WithContext<Self> {
+        Context::current().wrap(self)
+    }
+
+    /// This future, polled in `cx`.
+    fn in_context(self, cx: Context) -> WithContext<Self> {
+        cx.wrap(self)
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
+/// Threads that start in the spawning thread's span and tags.
+pub mod thread {
+    use super::Context;
+
+    /// Like [`std::thread::spawn`], but `f` runs in the current span and tags, so spans it makes are
+    /// children of the span that spawned it.
+    pub fn spawn<F, T>(f: F) -> std::thread::JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let cx = Context::current();
+        std::thread::spawn(move || cx.scope(f))
+    }
+
+    /// Like [`std::thread::Scope::spawn`], carrying the current span and tags.
+    pub fn spawn_scoped<'scope, 'env, F, T>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        f: F,
+    ) -> std::thread::ScopedJoinHandle<'scope, T>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let cx = Context::current();
+        scope.spawn(move || cx.scope(f))
+    }
+}
+
+/// Like `tokio::spawn`, but the task runs in the current span and tags.
+#[cfg(feature = "tokio")]
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(future.in_current_span())
+}

@@ -1,0 +1,154 @@
+//! Events: typed records of one moment, and the envelope handlers receive them in.
+
+use std::any::Any;
+use std::num::NonZeroU64;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::clock::Timestamp;
+use crate::id::SpanId;
+use crate::tags::Tags;
+
+/// A typed event. Implement it with `#[derive(Event)]`:
+///
+/// ```
+/// use instrument_core::Event;
+///
+/// #[derive(serde::Serialize)]
+/// struct CacheHit { key: String, age_ms: u64 }
+///
+/// // What `#[derive(instrument::Event)]` writes for you:
+/// impl Event for CacheHit {
+///     fn class_name(&self) -> &'static str { "CacheHit" }
+///     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> { serde_json::to_value(self) }
+/// }
+///
+/// let hit = CacheHit { key: "q".into(), age_ms: 7 };
+/// assert_eq!(hit.to_json().unwrap()["age_ms"], 7);
+/// ```
+///
+/// The trait exists so that handlers see every event type through one object-safe view and pick out
+/// the ones they want with [`EventEnvelope::downcast_ref`], as LlamaIndex handlers use `isinstance`.
+pub trait Event: Any {
+    /// The event's class name: the type's name unless renamed with `#[event(name = "...")]`.
+    fn class_name(&self) -> &'static str;
+
+    /// The event's own fields as JSON.
+    ///
+    /// # Errors
+    /// When the event's `Serialize` impl fails.
+    fn to_json(&self) -> Result<Value, serde_json::Error>;
+}
+
+/// An event as handlers receive it: the payload plus what the dispatcher adds to every event, its id,
+/// timestamp, the span open at emission and the tags active then.
+#[derive(Clone, Copy)]
+pub struct EventEnvelope<'a> {
+    pub(crate) high: u64,
+    pub(crate) low: NonZeroU64,
+    pub(crate) timestamp: Timestamp,
+    pub(crate) span_id: Option<SpanId>,
+    pub(crate) tags: &'a Tags,
+    pub(crate) payload: &'a dyn Event,
+    pub(crate) dispatcher: &'static str,
+}
+
+impl<'a> EventEnvelope<'a> {
+    /// The event's id, a UUID v4 in form (`id_` in LlamaIndex).
+    #[must_use]
+    pub fn id(&self) -> Uuid {
+        Uuid::from_u64_pair(self.high, self.low.get())
+    }
+
+    /// When the event was emitted.
+    #[must_use]
+    pub fn timestamp(&self) -> Timestamp {
+        self.timestamp
+    }
+
+    /// When the event was emitted, as wall-clock time.
+    #[must_use]
+    pub fn time(&self) -> DateTime<Utc> {
+        self.timestamp.to_utc()
+    }
+
+    /// The span open where the event was emitted.
+    #[must_use]
+    pub fn span_id(&self) -> Option<SpanId> {
+        self.span_id
+    }
+
+    /// The tags active where the event was emitted.
+    #[must_use]
+    pub fn tags(&self) -> &'a Tags {
+        self.tags
+    }
+
+    /// The name of the dispatcher the event was emitted on.
+    #[must_use]
+    pub fn dispatcher(&self) -> &'static str {
+        self.dispatcher
+    }
+
+    /// The event itself.
+    #[must_use]
+    pub fn payload(&self) -> &'a dyn Event {
+        self.payload
+    }
+
+    /// The event's class name.
+    #[must_use]
+    pub fn class_name(&self) -> &'static str {
+        self.payload.class_name()
+    }
+
+    /// The event as `T`, if it is one.
+    #[must_use]
+    pub fn downcast_ref<T: Event>(&self) -> Option<&'a T> {
+        let any: &'a dyn Any = self.payload;
+        any.downcast_ref()
+    }
+
+    /// Whether the event is a `T`.
+    #[must_use]
+    pub fn is<T: Event>(&self) -> bool {
+        self.downcast_ref::<T>().is_some()
+    }
+
+    /// The whole event as JSON: the payload's fields plus `id_`, `timestamp`, `span_id`, `tags` and
+    /// `class_name`, the shape of a serialised LlamaIndex event.
+    ///
+    /// # Errors
+    /// When the payload's `Serialize` impl fails.
+    pub fn to_json(&self) -> Result<Value, serde_json::Error> {
+        let mut value = self.payload.to_json()?;
+        if !value.is_object() {
+            value = serde_json::json!({ "payload": value });
+        }
+        if let Value::Object(map) = &mut value {
+            map.insert("id_".into(), Value::String(self.id().to_string()));
+            map.insert("timestamp".into(), Value::String(self.time().to_rfc3339()));
+            map.insert(
+                "span_id".into(),
+                self.span_id.map_or(Value::Null, |id| Value::String(id.to_string())),
+            );
+            map.insert("tags".into(), self.tags.to_json());
+            map.insert("class_name".into(), Value::String(self.class_name().into()));
+        }
+        Ok(value)
+    }
+}
+
+impl std::fmt::Debug for EventEnvelope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventEnvelope")
+            .field("class_name", &self.class_name())
+            .field("id", &self.id())
+            .field("span_id", &self.span_id)
+            .field("tags", self.tags)
+            .field("payload", &self.payload.to_json().ok())
+            .finish()
+    }
+}

@@ -1,0 +1,5 @@
+//! The built-in event catalog.
+
+mod span;
+
+pub use span::SpanDropEvent;

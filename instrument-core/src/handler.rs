@@ -1,0 +1,262 @@
+//! The two handler traits, and the erased, panic-isolated forms the dispatcher stores.
+
+use std::any::type_name;
+use std::mem::{MaybeUninit, align_of, size_of};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::event::EventEnvelope;
+use crate::span::{SpanEnd, SpanStart};
+
+/// Receives every event emitted on a dispatcher whose chain it is in.
+///
+/// An event handler sees all event types and picks the ones it wants, usually with
+/// [`EventEnvelope::downcast_ref`]. It is called on the emitting thread, so it should be quick: hand
+/// heavy work (export, I/O) to a queue. A handler that panics is isolated: the others still run and
+/// the program goes on; see [`handler_panics`].
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use instrument_core::{EventEnvelope, EventHandler, SpanDropEvent};
+///
+/// #[derive(Default)]
+/// struct CountDrops(AtomicUsize);
+///
+/// impl EventHandler for CountDrops {
+///     fn handle(&self, event: &EventEnvelope<'_>) {
+///         if event.is::<SpanDropEvent>() {
+///             self.0.fetch_add(1, Ordering::Relaxed);
+///         }
+///     }
+/// }
+///
+/// let counter = instrument_core::get_dispatcher("doc::event_handler").add_event_handler(CountDrops::default());
+/// assert_eq!(counter.0.load(Ordering::Relaxed), 0);
+/// ```
+pub trait EventHandler: Send + Sync + 'static {
+    /// Handles one event.
+    fn handle(&self, event: &EventEnvelope<'_>);
+
+    /// Called once by [`crate::shutdown`]; flush and release resources here.
+    fn close(&self) {}
+}
+
+/// Follows spans from start to end, keeping whatever it needs in its own span type.
+///
+/// Each call of an instrumented function asks every span handler in its dispatcher's chain for a
+/// span with [`SpanHandler::new_span`]. The value returned travels with the call (inside `#[span]`'s
+/// guard, not in a global map) and comes back exactly once: to
+/// [`SpanHandler::prepare_to_exit_span`] when the function returns normally, or to
+/// [`SpanHandler::prepare_to_drop_span`] when it returns `Err`, panics, is cancelled, or the
+/// program shuts down. Several handlers with different span types can share one chain.
+///
+/// Both [`SpanStart`] and [`SpanEnd`] carry the id, parent, name and timestamps, so many handlers
+/// need no span state at all (`type Span = ()`). Span values up to three words are kept inline; larger
+/// ones are boxed.
+///
+/// A handler that panics is isolated: the span goes on for the other handlers and the user's function
+/// returns its value; see [`handler_panics`].
+///
+/// ```
+/// use std::sync::Mutex;
+/// use std::time::Duration;
+/// use instrument_core::{SpanEnd, SpanHandler, SpanStart};
+///
+/// #[derive(Default)]
+/// struct Durations(Mutex<Vec<(String, Duration)>>);
+///
+/// impl SpanHandler for Durations {
+///     type Span = ();
+///     fn new_span(&self, _: &SpanStart<'_>) -> Option<()> { Some(()) }
+///     fn prepare_to_exit_span(&self, _: (), end: &SpanEnd<'_>) {
+///         self.0.lock().unwrap().push((end.name().to_owned(), end.duration()));
+///     }
+///     fn prepare_to_drop_span(&self, span: (), end: &SpanEnd<'_>) {
+///         self.prepare_to_exit_span(span, end);
+///     }
+/// }
+///
+/// let dispatcher = instrument_core::get_dispatcher("doc::span_handler");
+/// let durations = dispatcher.add_span_handler(Durations::default());
+/// dispatcher.in_span("manual", || ());
+/// assert_eq!(durations.0.lock().unwrap()[0].0, "manual");
+/// ```
+pub trait SpanHandler: Send + Sync + 'static {
+    /// What this handler keeps per open span.
+    type Span: Send + 'static;
+
+    /// A span starts; return `None` to not follow it.
+    fn new_span(&self, start: &SpanStart<'_>) -> Option<Self::Span>;
+
+    /// The span ended normally; `end.result()` is the return value, unless skipped.
+    fn prepare_to_exit_span(&self, span: Self::Span, end: &SpanEnd<'_>);
+
+    /// The span ended abnormally; `end.error()` says why.
+    fn prepare_to_drop_span(&self, span: Self::Span, end: &SpanEnd<'_>);
+
+    /// Called once by [`crate::shutdown`], after open spans were dropped.
+    fn close(&self) {}
+}
+
+static HANDLER_PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times a handler has panicked in this process. Each panic is caught, the other handlers
+/// still run, and the first panic of each handler is also reported on stderr.
+#[must_use]
+pub fn handler_panics() -> u64 {
+    HANDLER_PANICS.load(Ordering::Relaxed)
+}
+
+/// A registered handler and its bookkeeping; leaked, so that spans in flight can always reach it.
+pub(crate) struct HandlerCell<H> {
+    pub(crate) handler: H,
+    reported: AtomicBool,
+    closed: AtomicBool,
+}
+
+impl<H> HandlerCell<H> {
+    pub(crate) fn leak(handler: H) -> &'static Self {
+        Box::leak(Box::new(Self {
+            handler,
+            reported: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        }))
+    }
+
+    /// Runs `f`, catching a panic: counted always, reported on stderr the first time.
+    #[inline]
+    fn isolate<R>(&self, what: &str, f: impl FnOnce() -> R) -> Option<R> {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => Some(value),
+            Err(payload) => {
+                self.report(what, &*payload);
+                None
+            }
+        }
+    }
+
+    #[cold]
+    fn report(&self, what: &str, payload: &(dyn std::any::Any + Send)) {
+        HANDLER_PANICS.fetch_add(1, Ordering::Relaxed);
+        if !self.reported.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "instrument: handler {} panicked in {what}: {}; it stays registered, and later panics \
+                 are only counted (instrument::handler_panics())",
+                type_name::<H>(),
+                panic_message(payload)
+            );
+        }
+    }
+
+    fn close_once(&self, close: impl FnOnce(&H)) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            self.isolate("close", || close(&self.handler));
+        }
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}
+
+/// Where one handler's span value lives while the span is open: inline when it fits in three words.
+pub(crate) struct SpanSlot(MaybeUninit<[usize; 3]>);
+
+impl SpanSlot {
+    const fn fits<S>() -> bool {
+        size_of::<S>() <= size_of::<[usize; 3]>() && align_of::<S>() <= align_of::<usize>()
+    }
+
+    fn new<S>(span: S) -> Self {
+        let mut slot = MaybeUninit::<[usize; 3]>::uninit();
+        // SAFETY: the slot is three words, aligned to a word: room for `S` when it fits, else for
+        // the box pointer.
+        unsafe {
+            if Self::fits::<S>() {
+                slot.as_mut_ptr().cast::<S>().write(span);
+            } else {
+                slot.as_mut_ptr().cast::<*mut S>().write(Box::into_raw(Box::new(span)));
+            }
+        }
+        Self(slot)
+    }
+
+    /// # Safety
+    /// The slot was made by `SpanSlot::new::<S>` and is taken once.
+    unsafe fn take<S>(self) -> S {
+        unsafe {
+            if Self::fits::<S>() {
+                self.0.as_ptr().cast::<S>().read()
+            } else {
+                *Box::from_raw(self.0.as_ptr().cast::<*mut S>().read())
+            }
+        }
+    }
+}
+
+/// The object-safe span handler the dispatcher stores.
+pub(crate) trait ErasedSpanHandler: Send + Sync {
+    fn new_span(&self, start: &SpanStart<'_>) -> Option<SpanSlot>;
+    /// # Safety
+    /// `slot` came from this handler's `new_span`.
+    unsafe fn end(&self, slot: SpanSlot, end: &SpanEnd<'_>);
+    fn close(&self);
+    fn addr(&self) -> *const ();
+}
+
+impl<H: SpanHandler> ErasedSpanHandler for HandlerCell<H> {
+    #[inline]
+    fn new_span(&self, start: &SpanStart<'_>) -> Option<SpanSlot> {
+        self.isolate("new_span", || self.handler.new_span(start))
+            .flatten()
+            .map(SpanSlot::new)
+    }
+
+    #[inline]
+    unsafe fn end(&self, slot: SpanSlot, end: &SpanEnd<'_>) {
+        // SAFETY: the caller guarantees the slot holds an `H::Span`.
+        let span = unsafe { slot.take::<H::Span>() };
+        if end.is_exit() {
+            self.isolate("prepare_to_exit_span", || self.handler.prepare_to_exit_span(span, end));
+        } else {
+            self.isolate("prepare_to_drop_span", || self.handler.prepare_to_drop_span(span, end));
+        }
+    }
+
+    fn close(&self) {
+        self.close_once(SpanHandler::close);
+    }
+
+    fn addr(&self) -> *const () {
+        std::ptr::from_ref(&self.handler).cast()
+    }
+}
+
+/// The object-safe event handler the dispatcher stores.
+pub(crate) trait ErasedEventHandler: Send + Sync {
+    fn handle(&self, event: &EventEnvelope<'_>);
+    fn close(&self);
+    fn addr(&self) -> *const ();
+}
+
+impl<H: EventHandler> ErasedEventHandler for HandlerCell<H> {
+    #[inline]
+    fn handle(&self, event: &EventEnvelope<'_>) {
+        self.isolate("handle", || self.handler.handle(event));
+    }
+
+    fn close(&self) {
+        self.close_once(EventHandler::close);
+    }
+
+    fn addr(&self) -> *const () {
+        std::ptr::from_ref(&self.handler).cast()
+    }
+}

@@ -1,0 +1,211 @@
+//! Span and event identifiers.
+//!
+//! An id is made of two `u64` halves that together are a UUID v4 in layout, plus the span's name.
+//! Local ids take their high half from a per-process random seed and their low half from a per-thread
+//! block of a global counter, so making one costs a thread-local increment: no RNG, no lock, no
+//! contended atomic. The LlamaIndex-style string `"{name}-{uuid}"` is made only by `Display`.
+
+use std::cell::Cell;
+use std::fmt;
+use std::num::NonZeroU64;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use uuid::Uuid;
+
+use crate::intern::intern;
+
+/// Ids handed to a thread at a time; one global `fetch_add` per block.
+const BLOCK: u64 = 4096;
+/// The two variant bits of an RFC 4122 UUID, at the top of the low half.
+const VARIANT: u64 = 0b10 << 62;
+const COUNTER_MASK: u64 = (1 << 62) - 1;
+
+static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// `(next, end)` of this thread's block of counter values.
+    static BLOCK_RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+fn process_high() -> u64 {
+    static HIGH: OnceLock<u64> = OnceLock::new();
+    *HIGH.get_or_init(|| {
+        let (seed, _) = Uuid::new_v4().as_u64_pair();
+        // Version 4 in the high nibble of byte 6.
+        (seed & !0xF000) | 0x4000
+    })
+}
+
+/// The next counter value of this thread; never zero.
+#[inline]
+pub(crate) fn next_low() -> NonZeroU64 {
+    BLOCK_RANGE.with(|range| {
+        let (next, end) = range.get();
+        let value = if next < end { next } else { refill(range) };
+        range.set((value + 1, range.get().1));
+        // SAFETY of the niche: VARIANT sets the top bit, so the value is never zero.
+        NonZeroU64::new((value & COUNTER_MASK) | VARIANT).unwrap_or(NonZeroU64::MIN)
+    })
+}
+
+#[cold]
+fn refill(range: &Cell<(u64, u64)>) -> u64 {
+    let start = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
+    range.set((start, start + BLOCK));
+    start
+}
+
+/// The id of one span: unique in the process, and a UUID v4 plus the span's name when shown.
+///
+/// `SpanId` is `Copy` and 32 bytes; comparing two is comparing three words. Its text form is the one
+/// LlamaIndex uses, `"{name}-{uuid}"`, made only when asked for:
+///
+/// ```
+/// use instrument_core::SpanId;
+///
+/// let id = SpanId::new("retrieve");
+/// let text = id.to_string();
+/// assert!(text.starts_with("retrieve-"));
+/// assert_eq!(text.len(), "retrieve-".len() + 36);
+/// assert_eq!(text.parse::<SpanId>().unwrap(), id);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpanId {
+    high: u64,
+    low: NonZeroU64,
+    name: &'static str,
+}
+
+impl SpanId {
+    /// A fresh id for a span called `name`.
+    #[must_use]
+    pub fn new(name: &'static str) -> Self {
+        Self::fresh(name)
+    }
+
+    #[inline]
+    pub(crate) fn fresh(name: &'static str) -> Self {
+        Self {
+            high: process_high(),
+            low: next_low(),
+            name,
+        }
+    }
+
+    /// The span's name: the function's name, `Type.method` for methods, or the name given.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The UUID part of the id.
+    #[must_use]
+    pub fn uuid(&self) -> Uuid {
+        Uuid::from_u64_pair(self.high, self.low.get())
+    }
+
+    /// The id as one `u128` (the UUID's bits), handy as a compact key.
+    #[must_use]
+    pub fn as_u128(&self) -> u128 {
+        (u128::from(self.high) << 64) | u128::from(self.low.get())
+    }
+}
+
+impl fmt::Display for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.name, self.uuid().hyphenated())
+    }
+}
+
+impl fmt::Debug for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SpanId({self})")
+    }
+}
+
+/// Why a span id's text could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseSpanIdError {
+    /// The text does not end in `-` followed by a hyphenated UUID.
+    #[error("span id {0:?} does not end in `-<uuid>`")]
+    MissingUuid(String),
+    /// The UUID part is not a valid, non-nil UUID.
+    #[error("span id {0:?} has an invalid UUID part")]
+    BadUuid(String),
+    /// The name part is empty or longer than 256 bytes.
+    #[error("span id {0:?} has an empty or over-long name")]
+    BadName(String),
+    /// Too many distinct remote span names were already seen; see [`crate::intern`].
+    #[error("too many distinct span names; {0:?} was not accepted")]
+    TooManyNames(String),
+}
+
+impl std::str::FromStr for SpanId {
+    type Err = ParseSpanIdError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        const UUID_LEN: usize = 36;
+        let short = || ParseSpanIdError::MissingUuid(clip(text));
+        if text.len() < UUID_LEN + 2 || !text.is_char_boundary(text.len() - UUID_LEN - 1) {
+            return Err(short());
+        }
+        let (name, rest) = text.split_at(text.len() - UUID_LEN - 1);
+        let uuid = rest.strip_prefix('-').ok_or_else(short)?;
+        let uuid = Uuid::try_parse(uuid).map_err(|_| ParseSpanIdError::BadUuid(clip(text)))?;
+        let (high, low) = uuid.as_u64_pair();
+        let low = NonZeroU64::new(low).ok_or_else(|| ParseSpanIdError::BadUuid(clip(text)))?;
+        if name.is_empty() || name.len() > 256 {
+            return Err(ParseSpanIdError::BadName(clip(text)));
+        }
+        let name = intern(name).ok_or_else(|| ParseSpanIdError::TooManyNames(clip(text)))?;
+        Ok(Self { high, low, name })
+    }
+}
+
+impl serde::Serialize for SpanId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SpanId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Bad input is quoted in errors, but never more than 80 characters of it.
+pub(crate) fn clip(text: &str) -> String {
+    text.chars().take(80).collect()
+}
+
+/// A fresh UUID for an event, from the same cheap counter as span ids.
+#[inline]
+pub(crate) fn event_uuid_parts() -> (u64, NonZeroU64) {
+    (process_high(), next_low())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_v4_shaped() {
+        let a = SpanId::new("a");
+        let b = SpanId::new("a");
+        assert_ne!(a, b);
+        assert_eq!(a.uuid().get_version_num(), 4);
+        assert_eq!(a.uuid().get_variant(), uuid::Variant::RFC4122);
+    }
+
+    #[test]
+    fn bad_text_is_an_error() {
+        for bad in ["", "x", "name-not-a-uuid-at-all-but-long-enough-00", "-00000000-0000-0000-0000-000000000000"] {
+            assert!(bad.parse::<SpanId>().is_err(), "{bad:?}");
+        }
+        let nil = format!("n-{}", Uuid::nil());
+        assert!(matches!(nil.parse::<SpanId>(), Err(ParseSpanIdError::BadUuid(_))));
+    }
+}

@@ -1,0 +1,71 @@
+//! The core of `instrument`: the dispatcher tree, spans and span handlers, events and event handlers,
+//! the current-span context, tags and propagation.
+//!
+//! Most users depend on the `instrument` facade crate, which re-exports all of this together with the
+//! `#[span]` and `#[derive(Event)]` macros and the ready handlers.
+//!
+//! # The hot path
+//! A `#[span]` function whose dispatcher has no handler anywhere in its chain costs one atomic load
+//! and a branch. With handlers, a span costs an id from a per-thread counter, two monotonic clock
+//! reads, a thread-local swap of the current span, one slot in a per-thread table of open spans, and
+//! the handlers' own work; no UUID, no formatting, no map and no lock.
+//!
+//! ```
+//! use instrument_core::{get_dispatcher, EventEnvelope, EventHandler, SpanDropEvent};
+//!
+//! struct Print;
+//! impl EventHandler for Print {
+//!     fn handle(&self, event: &EventEnvelope<'_>) {
+//!         println!("{} in {:?}", event.class_name(), event.span_id());
+//!     }
+//! }
+//!
+//! let dispatcher = get_dispatcher("my_app::docs");
+//! dispatcher.add_event_handler(Print);
+//! dispatcher.in_span("step", || dispatcher.event(SpanDropEvent {
+//!     span_id: instrument_core::SpanId::new("demo"),
+//!     err_str: "just a demo".into(),
+//! }));
+//! ```
+
+#![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+
+mod args;
+mod callsite;
+mod clock;
+mod context;
+mod dispatcher;
+mod event;
+pub mod events;
+mod handler;
+mod id;
+mod intern;
+mod manual;
+mod open_spans;
+mod propagation;
+mod span;
+mod stream;
+mod tags;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use args::{Arg, REDACTED, SerializeValue, is_sensitive_name};
+pub use clock::Timestamp;
+pub use context::{Context, ContextGuard, CurrentSpan, FutureExt, WithContext, current_span, thread};
+#[cfg(feature = "tokio")]
+pub use context::spawn;
+pub use dispatcher::{Dispatcher, ROOT_NAME, get_dispatcher, root, shutdown};
+pub use event::{Event, EventEnvelope};
+pub use events::SpanDropEvent;
+pub use handler::{EventHandler, SpanHandler, handler_panics};
+pub use id::{ParseSpanIdError, SpanId};
+pub use intern::MAX_INTERNED_NAMES;
+pub use manual::{SpanError, SpanGuard};
+pub use propagation::{
+    PropagationContext, PropagationError, capture_propagation_context, restore_propagation_context,
+    with_propagation_context,
+};
+pub use span::{CANCELLED, DropReason, ErrorText, Outcome, SHUTDOWN, SpanEnd, SpanStart};
+pub use stream::InstrumentedStream;
+pub use tags::{Tags, WithTags, current_tags, instrument_tags, instrument_tags_async};

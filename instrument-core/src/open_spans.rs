@@ -1,0 +1,154 @@
+//! The set of open spans, so that [`crate::shutdown`] can drop them.
+//!
+//! A span's state is pinned where it lives (the instrumented function's stack frame or its future) and
+//! registers its address in a slot of a per-thread block. Registering is a thread-local pop and one
+//! store; releasing is one swap. Shutdown claims a slot with a compare-exchange, so exactly one of the
+//! span's owner and shutdown ends the span, and the owner waits while shutdown is using its state.
+
+use std::cell::RefCell;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use crate::span::SpanCore;
+
+const SLOTS_PER_BLOCK: usize = 64;
+
+/// Marks a slot that shutdown took; its owner has not released it yet.
+fn claimed() -> *mut SpanCore {
+    ptr::without_provenance_mut(1)
+}
+
+pub(crate) struct Slot {
+    state: AtomicPtr<SpanCore>,
+    claiming: AtomicBool,
+}
+
+struct Block {
+    slots: [Slot; SLOTS_PER_BLOCK],
+}
+
+/// Every block ever made; blocks live for the program, and pass to a new thread when theirs exits.
+static ALL_BLOCKS: Mutex<Vec<&'static Block>> = Mutex::new(Vec::new());
+static SPARE_BLOCKS: Mutex<Vec<&'static Block>> = Mutex::new(Vec::new());
+
+struct LocalSlots {
+    blocks: Vec<&'static Block>,
+    free: Vec<&'static Slot>,
+}
+
+impl LocalSlots {
+    #[cold]
+    fn refill(&mut self) {
+        self.free.clear();
+        for block in &self.blocks {
+            for slot in &block.slots {
+                if slot.state.load(Ordering::Acquire).is_null() {
+                    self.free.push(slot);
+                }
+            }
+        }
+        if self.free.is_empty() {
+            let block = SPARE_BLOCKS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop()
+                .unwrap_or_else(new_block);
+            self.blocks.push(block);
+            self.free
+                .extend(block.slots.iter().filter(|s| s.state.load(Ordering::Acquire).is_null()));
+        }
+    }
+}
+
+fn new_block() -> &'static Block {
+    let block: &'static Block = Box::leak(Box::new(Block {
+        slots: std::array::from_fn(|_| Slot {
+            state: AtomicPtr::new(ptr::null_mut()),
+            claiming: AtomicBool::new(false),
+        }),
+    }));
+    ALL_BLOCKS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(block);
+    block
+}
+
+impl Drop for LocalSlots {
+    fn drop(&mut self) {
+        SPARE_BLOCKS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .append(&mut self.blocks);
+    }
+}
+
+thread_local! {
+    static LOCAL: RefCell<LocalSlots> = const {
+        RefCell::new(LocalSlots { blocks: Vec::new(), free: Vec::new() })
+    };
+}
+
+/// Registers an open span; `None` while the thread is being torn down (the span then still ends
+/// normally, but shutdown cannot reach it).
+#[inline]
+pub(crate) fn register(state: *mut SpanCore) -> Option<&'static Slot> {
+    LOCAL
+        .try_with(|local| {
+            let mut local = local.borrow_mut();
+            let slot = match local.free.pop() {
+                Some(slot) if slot.state.load(Ordering::Relaxed).is_null() => slot,
+                _ => loop {
+                    local.refill();
+                    if let Some(slot) = local.free.pop() {
+                        if slot.state.load(Ordering::Relaxed).is_null() {
+                            break slot;
+                        }
+                    }
+                },
+            };
+            slot.state.store(state, Ordering::Release);
+            slot
+        })
+        .ok()
+}
+
+/// Releases an open span's slot. `true`: the caller still owns the span and must end it; `false`:
+/// shutdown ended it (and is done with the state by the time this returns).
+#[inline]
+pub(crate) fn release(slot: &'static Slot) -> bool {
+    let prev = slot.state.swap(ptr::null_mut(), Ordering::AcqRel);
+    if prev == claimed() {
+        while slot.claiming.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+        return false;
+    }
+    true
+}
+
+/// Claims every open span and passes it to `end`.
+pub(crate) fn drain(mut end: impl FnMut(&SpanCore)) {
+    let blocks = ALL_BLOCKS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    for slot in blocks.iter().flat_map(|b| b.slots.iter()) {
+        let state = slot.state.load(Ordering::Acquire);
+        if state.is_null() || state == claimed() {
+            continue;
+        }
+        slot.claiming.store(true, Ordering::SeqCst);
+        if slot
+            .state
+            .compare_exchange(state, claimed(), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // SAFETY: the owner cannot free the state before it sees `claimed()` in the slot and
+            // `claiming` turn false, which happens after `end` returns.
+            end(unsafe { &*state });
+        }
+        slot.claiming.store(false, Ordering::Release);
+    }
+}

@@ -1,0 +1,128 @@
+//! Carrying a span's context across process boundaries as a small serialisable map.
+
+use serde_json::{Map, Value};
+
+use crate::context::{Context, ContextGuard};
+use crate::id::{ParseSpanIdError, SpanId, clip};
+use crate::tags::Tags;
+
+/// Why a propagation context could not be restored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PropagationError {
+    /// The context is not a JSON object.
+    #[error("propagation context must be a JSON object, got {0}")]
+    NotAnObject(String),
+    /// `span_id` is neither null nor a span id string.
+    #[error("propagation context has a bad span_id: {0}")]
+    BadSpanId(#[from] ParseSpanIdError),
+    /// `span_id` is not a string.
+    #[error("propagation context's span_id must be a string, got {0}")]
+    SpanIdNotString(String),
+    /// `tags` is not an object.
+    #[error("propagation context's tags must be an object, got {0}")]
+    BadTags(String),
+}
+
+/// The current span and tags in a form that crosses process boundaries: a JSON object with
+/// `span_id` (when inside a span) and `tags` (only when there are some).
+///
+/// ```
+/// use instrument_core::{capture_propagation_context, with_propagation_context, Context};
+///
+/// let carried = capture_propagation_context().to_json(); // send this along with a request
+/// assert_eq!(carried, serde_json::json!({}));
+///
+/// // On the other side: spans made inside become children of the sender's span.
+/// let inside = with_propagation_context(&carried, Context::current).unwrap();
+/// assert!(inside.span_id().is_none());
+///
+/// let bad = serde_json::json!({"span_id": 42});
+/// assert!(with_propagation_context(&bad, || ()).is_err());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PropagationContext {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    span_id: Option<SpanId>,
+    #[serde(default, skip_serializing_if = "Tags::is_empty")]
+    tags: Tags,
+}
+
+impl PropagationContext {
+    /// The captured span.
+    #[must_use]
+    pub fn span_id(&self) -> Option<SpanId> {
+        self.span_id
+    }
+
+    /// The captured tags.
+    #[must_use]
+    pub fn tags(&self) -> &Tags {
+        &self.tags
+    }
+
+    /// As a JSON object.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        if let Some(id) = self.span_id {
+            map.insert("span_id".into(), Value::String(id.to_string()));
+        }
+        if !self.tags.is_empty() {
+            map.insert("tags".into(), self.tags.to_json());
+        }
+        Value::Object(map)
+    }
+
+    /// Reads a context made by [`PropagationContext::to_json`]. Unknown keys are ignored.
+    ///
+    /// # Errors
+    /// When `value` is not an object, or `span_id` or `tags` is malformed.
+    pub fn from_json(value: &Value) -> Result<Self, PropagationError> {
+        let Value::Object(map) = value else {
+            return Err(PropagationError::NotAnObject(clip(&value.to_string())));
+        };
+        let span_id = match map.get("span_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => Some(text.parse::<SpanId>()?),
+            Some(other) => return Err(PropagationError::SpanIdNotString(clip(&other.to_string()))),
+        };
+        let tags = match map.get("tags") {
+            None | Some(Value::Null) => Tags::new(),
+            Some(Value::Object(tags)) => tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Some(other) => return Err(PropagationError::BadTags(clip(&other.to_string()))),
+        };
+        Ok(Self { span_id, tags })
+    }
+
+    /// The in-process context this describes.
+    #[must_use]
+    pub fn to_context(&self) -> Context {
+        Context::new(self.span_id, self.tags.clone())
+    }
+}
+
+/// The current span and tags, to send to another thread, task or process.
+#[must_use]
+pub fn capture_propagation_context() -> PropagationContext {
+    let cx = Context::current();
+    PropagationContext {
+        span_id: cx.span,
+        tags: cx.tags,
+    }
+}
+
+/// Makes a captured context current until the guard drops: new spans become children of its span.
+///
+/// # Errors
+/// When `value` is malformed; the current context is then left as it was.
+pub fn restore_propagation_context(value: &Value) -> Result<ContextGuard, PropagationError> {
+    Ok(PropagationContext::from_json(value)?.to_context().attach())
+}
+
+/// Runs `f` in a captured context: the scope form of [`restore_propagation_context`].
+///
+/// # Errors
+/// When `value` is malformed; `f` is then not run.
+pub fn with_propagation_context<R>(value: &Value, f: impl FnOnce() -> R) -> Result<R, PropagationError> {
+    Ok(PropagationContext::from_json(value)?.to_context().scope(f))
+}

@@ -1,0 +1,655 @@
+//! Spans: what handlers see when one starts and ends, and the state that carries a span from its
+//! start to exactly one end.
+
+use std::borrow::Cow;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::marker::PhantomPinned;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::args::Arg;
+use crate::clock::Timestamp;
+use crate::context::{self, HandlerGuard, Scope};
+use crate::dispatcher::Chain;
+use crate::event::EventEnvelope;
+use crate::events::SpanDropEvent;
+use crate::handler::SpanSlot;
+use crate::id::SpanId;
+use crate::open_spans::{self, Slot};
+use crate::tags::Tags;
+
+/// What span handlers see when a span starts.
+#[derive(Debug)]
+pub struct SpanStart<'a> {
+    pub(crate) id: SpanId,
+    pub(crate) parent: Option<SpanId>,
+    pub(crate) start: Timestamp,
+    pub(crate) tags: &'a Tags,
+    pub(crate) args: &'a [Arg<'a>],
+    pub(crate) instance: Option<&'static str>,
+    pub(crate) dispatcher: &'static str,
+}
+
+impl<'a> SpanStart<'a> {
+    /// The new span's id.
+    #[must_use]
+    pub fn id(&self) -> SpanId {
+        self.id
+    }
+
+    /// The span's name (`Type.method` for methods, the function's name otherwise).
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.id.name()
+    }
+
+    /// The span that was current when this one started.
+    #[must_use]
+    pub fn parent_id(&self) -> Option<SpanId> {
+        self.parent
+    }
+
+    /// When the span started.
+    #[must_use]
+    pub fn start(&self) -> Timestamp {
+        self.start
+    }
+
+    /// The tags active when the span started.
+    #[must_use]
+    pub fn tags(&self) -> &'a Tags {
+        self.tags
+    }
+
+    /// The bound arguments as passed, `self` excluded, in signature order. Values are read lazily:
+    /// keep what you need, as the arguments may be gone when the span ends.
+    #[must_use]
+    pub fn args(&self) -> &'a [Arg<'a>] {
+        self.args
+    }
+
+    /// The argument called `name`.
+    #[must_use]
+    pub fn arg(&self, name: &str) -> Option<&'a Arg<'a>> {
+        self.args.iter().find(|a| a.name() == name)
+    }
+
+    /// For a method, the full type name of `Self` (LlamaIndex's `instance`).
+    #[must_use]
+    pub fn instance(&self) -> Option<&'static str> {
+        self.instance
+    }
+
+    /// The name of the dispatcher the span was made on.
+    #[must_use]
+    pub fn dispatcher(&self) -> &'static str {
+        self.dispatcher
+    }
+}
+
+/// Text of an error value: its `Display`, else its `Debug`, else its type name.
+#[derive(Clone, Copy)]
+pub struct ErrorText<'a> {
+    display: Option<&'a dyn fmt::Display>,
+    debug: Option<&'a dyn fmt::Debug>,
+    type_name: &'static str,
+}
+
+impl<'a> ErrorText<'a> {
+    /// From whatever views of the error exist; `#[span]` calls this with its probes' results.
+    #[must_use]
+    pub fn from_parts(
+        display: Option<&'a dyn fmt::Display>,
+        debug: Option<&'a dyn fmt::Debug>,
+        type_name: &'static str,
+    ) -> Self {
+        Self {
+            display,
+            debug,
+            type_name,
+        }
+    }
+
+    /// From a value that implements `Display`.
+    #[must_use]
+    pub fn new<E: fmt::Display>(error: &'a E) -> Self {
+        Self::from_parts(Some(error), None, std::any::type_name::<E>())
+    }
+}
+
+impl fmt::Display for ErrorText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.display, self.debug) {
+            (Some(display), _) => display.fmt(f),
+            (None, Some(debug)) => write!(f, "{debug:?}"),
+            (None, None) => write!(f, "<{}>", self.type_name),
+        }
+    }
+}
+
+impl fmt::Debug for ErrorText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ErrorText({self})")
+    }
+}
+
+/// How a span ended.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Outcome<'a> {
+    /// Returned normally (`Ok` for `Result`s), with the return value unless skipped.
+    Exit(Option<Arg<'a>>),
+    /// Returned `Err`.
+    Error(ErrorText<'a>),
+    /// Panicked with this message; unwinding resumed after the handlers ran.
+    Panic(&'a str),
+    /// A future or stream was dropped before it finished.
+    Cancelled,
+    /// Still open when [`crate::shutdown`] ran.
+    Shutdown,
+    /// Ended by the manual API with this reason.
+    Dropped(&'a str),
+}
+
+/// Why a span was dropped rather than exited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The function returned `Err`.
+    Error,
+    /// The function panicked.
+    Panic,
+    /// The future or stream was dropped before completion.
+    Cancelled,
+    /// The program shut instrumentation down while the span was open.
+    Shutdown,
+    /// Dropped through the manual API.
+    Manual,
+}
+
+/// Text given to handlers for a cancelled span.
+pub const CANCELLED: &str = "cancelled";
+/// Text given to handlers for a span open at shutdown.
+pub const SHUTDOWN: &str = "dispatcher shutdown";
+
+/// What span handlers see when a span ends.
+pub struct SpanEnd<'a> {
+    core: &'a SpanCore,
+    end: Timestamp,
+    outcome: &'a Outcome<'a>,
+    metadata: &'a [(Cow<'static, str>, Value)],
+}
+
+impl<'a> SpanEnd<'a> {
+    /// The span's id.
+    #[must_use]
+    pub fn id(&self) -> SpanId {
+        self.core.id
+    }
+
+    /// The span's name.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.core.id.name()
+    }
+
+    /// The span's parent.
+    #[must_use]
+    pub fn parent_id(&self) -> Option<SpanId> {
+        self.core.parent
+    }
+
+    /// When the span started.
+    #[must_use]
+    pub fn start(&self) -> Timestamp {
+        self.core.start
+    }
+
+    /// When the span ended.
+    #[must_use]
+    pub fn end(&self) -> Timestamp {
+        self.end
+    }
+
+    /// Wall-clock start time.
+    #[must_use]
+    pub fn start_time(&self) -> DateTime<Utc> {
+        self.core.start.to_utc()
+    }
+
+    /// Wall-clock end time.
+    #[must_use]
+    pub fn end_time(&self) -> DateTime<Utc> {
+        self.end.to_utc()
+    }
+
+    /// How long the span was open.
+    #[must_use]
+    pub fn duration(&self) -> Duration {
+        self.end.duration_since(self.core.start)
+    }
+
+    /// The tags active when the span started.
+    #[must_use]
+    pub fn tags(&self) -> &'a Tags {
+        &self.core.tags
+    }
+
+    /// The name of the dispatcher the span was made on.
+    #[must_use]
+    pub fn dispatcher(&self) -> &'static str {
+        self.core.dispatcher
+    }
+
+    /// How the span ended.
+    #[must_use]
+    pub fn outcome(&self) -> &'a Outcome<'a> {
+        self.outcome
+    }
+
+    /// Whether the span exited normally (else it was dropped).
+    #[must_use]
+    pub fn is_exit(&self) -> bool {
+        matches!(self.outcome, Outcome::Exit(_))
+    }
+
+    /// The return value (the `Ok` value for `Result`s), unless skipped or dropped.
+    #[must_use]
+    pub fn result(&self) -> Option<&'a Arg<'a>> {
+        match self.outcome {
+            Outcome::Exit(result) => result.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Why the span was dropped, if it was.
+    #[must_use]
+    pub fn drop_reason(&self) -> Option<DropReason> {
+        match self.outcome {
+            Outcome::Exit(_) => None,
+            Outcome::Error(_) => Some(DropReason::Error),
+            Outcome::Panic(_) => Some(DropReason::Panic),
+            Outcome::Cancelled => Some(DropReason::Cancelled),
+            Outcome::Shutdown => Some(DropReason::Shutdown),
+            Outcome::Dropped(_) => Some(DropReason::Manual),
+        }
+    }
+
+    /// The error text of a dropped span (LlamaIndex's `err`): the error's `Display`, the panic
+    /// message, `"cancelled"` or `"dispatcher shutdown"`.
+    #[must_use]
+    pub fn error(&self) -> Option<String> {
+        outcome_error(self.outcome)
+    }
+
+    /// What code inside the span recorded with [`crate::CurrentSpan::record`], in order.
+    #[must_use]
+    pub fn metadata(&self) -> &'a [(Cow<'static, str>, Value)] {
+        self.metadata
+    }
+}
+
+fn outcome_error(outcome: &Outcome<'_>) -> Option<String> {
+    Some(match outcome {
+        Outcome::Exit(_) => return None,
+        Outcome::Error(text) => text.to_string(),
+        Outcome::Panic(message) | Outcome::Dropped(message) => (*message).to_owned(),
+        Outcome::Cancelled => CANCELLED.to_owned(),
+        Outcome::Shutdown => SHUTDOWN.to_owned(),
+    })
+}
+
+impl fmt::Debug for SpanEnd<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpanEnd")
+            .field("id", &self.core.id)
+            .field("parent", &self.core.parent)
+            .field("duration", &self.duration())
+            .field("outcome", self.outcome)
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The span values of each handler in the chain that followed the span: inline for the first two.
+struct HandlerSpans {
+    live: u8,
+    inline: [MaybeUninit<SpanSlot>; 2],
+    more: Vec<(usize, SpanSlot)>,
+}
+
+/// The part of a span's state that shutdown may reach from another thread.
+pub(crate) struct SpanCore {
+    id: SpanId,
+    parent: Option<SpanId>,
+    start: Timestamp,
+    chain: &'static Chain,
+    tags: Tags,
+    dispatcher: &'static str,
+    /// Taken by whoever ends the span: its owner, or shutdown after claiming its slot.
+    spans: UnsafeCell<HandlerSpans>,
+}
+
+// SAFETY: every field but `spans` is immutable after start; `spans` is touched only by the one party
+// that ends the span, which `open_spans` makes exclusive.
+unsafe impl Sync for SpanCore {}
+
+impl SpanCore {
+    fn start(
+        chain: &'static Chain,
+        id: SpanId,
+        parent: Option<SpanId>,
+        tags: Tags,
+        dispatcher: &'static str,
+        instance: Option<&'static str>,
+        args: &[Arg<'_>],
+    ) -> Self {
+        let mut spans = HandlerSpans {
+            live: 0,
+            inline: [MaybeUninit::uninit(), MaybeUninit::uninit()],
+            more: Vec::new(),
+        };
+        let start = Timestamp::now();
+        if !chain.span.is_empty() {
+            let _guard = HandlerGuard::enter();
+            let cx = SpanStart {
+                id,
+                parent,
+                start,
+                tags: &tags,
+                args,
+                instance,
+                dispatcher,
+            };
+            for (index, handler) in chain.span.iter().enumerate() {
+                if let Some(slot) = handler.new_span(&cx) {
+                    if index < 2 {
+                        spans.inline[index].write(slot);
+                        spans.live |= 1 << index;
+                    } else {
+                        spans.more.push((index, slot));
+                    }
+                }
+            }
+        }
+        Self {
+            id,
+            parent,
+            start,
+            chain,
+            tags,
+            dispatcher,
+            spans: UnsafeCell::new(spans),
+        }
+    }
+
+    /// Hands every handler's span value back to it. Called exactly once, by the party that owns the
+    /// right to end the span.
+    ///
+    /// # Safety
+    /// No one else accesses `spans` now or later.
+    pub(crate) unsafe fn end(&self, outcome: &Outcome<'_>, metadata: &[(Cow<'static, str>, Value)]) {
+        let end = Timestamp::now();
+        // SAFETY: exclusive by the caller's guarantee.
+        let spans = unsafe { &mut *self.spans.get() };
+        let _guard = HandlerGuard::enter();
+        if !matches!(outcome, Outcome::Exit(_)) && !self.chain.event.is_empty() {
+            self.emit_drop_event(outcome, end);
+        }
+        let cx = SpanEnd {
+            core: self,
+            end,
+            outcome,
+            metadata,
+        };
+        for index in 0..2 {
+            if spans.live & (1 << index) != 0 {
+                spans.live &= !(1 << index);
+                // SAFETY: the bit says slot `index` was written and not yet taken; the slot was made by
+                // `chain.span[index]`.
+                unsafe {
+                    let slot = spans.inline[index].assume_init_read();
+                    self.chain.span[index].end(slot, &cx);
+                }
+            }
+        }
+        for (index, slot) in spans.more.drain(..) {
+            // SAFETY: made by this handler's `new_span`.
+            unsafe { self.chain.span[index].end(slot, &cx) };
+        }
+    }
+
+    #[cold]
+    fn emit_drop_event(&self, outcome: &Outcome<'_>, at: Timestamp) {
+        let event = SpanDropEvent {
+            span_id: self.id,
+            err_str: outcome_error(outcome).unwrap_or_default(),
+        };
+        let (high, low) = crate::id::event_uuid_parts();
+        let envelope = EventEnvelope {
+            high,
+            low,
+            timestamp: at,
+            span_id: Some(self.id),
+            tags: &self.tags,
+            payload: &event,
+            dispatcher: self.dispatcher,
+        };
+        for handler in &self.chain.event {
+            handler.handle(&envelope);
+        }
+    }
+}
+
+/// One span from start to end: the state `#[span]` and the manual API keep for an open span.
+///
+/// Not API: use `#[span]`, [`crate::Dispatcher::in_span`] or [`crate::Dispatcher::enter_span`].
+/// It must be pinned before [`SpanState::run`] or [`SpanState::instrument`], and ends exactly once:
+/// by [`SpanState::exit`], [`SpanState::fail`], a panic inside, shutdown, or, when dropped unended,
+/// as cancelled.
+#[doc(hidden)]
+pub struct SpanState {
+    core: SpanCore,
+    metadata: Vec<(Cow<'static, str>, Value)>,
+    slot: Option<&'static Slot>,
+    registered: bool,
+    finished: bool,
+    _pinned: PhantomPinned,
+}
+
+impl SpanState {
+    /// Starts a span on `chain` as a child of the current span, or `None` when called from inside a
+    /// handler.
+    #[inline]
+    #[must_use]
+    pub fn start(
+        chain: &'static Chain,
+        name: &'static str,
+        dispatcher: &'static str,
+        instance: Option<&'static str>,
+        args: &[Arg<'_>],
+    ) -> Option<Self> {
+        if context::in_handler() {
+            return None;
+        }
+        let id = SpanId::fresh(name);
+        Some(Self::with_core(SpanCore::start(
+            chain,
+            id,
+            context::current_id(),
+            context::tags(),
+            dispatcher,
+            instance,
+            args,
+        )))
+    }
+
+    /// Starts a span with an explicit id, parent and tags (the by-id API).
+    pub(crate) fn start_detached(
+        chain: &'static Chain,
+        id: SpanId,
+        parent: Option<SpanId>,
+        tags: Tags,
+        dispatcher: &'static str,
+        args: &[Arg<'_>],
+    ) -> Self {
+        Self::with_core(SpanCore::start(chain, id, parent, tags, dispatcher, None, args))
+    }
+
+    fn with_core(core: SpanCore) -> Self {
+        Self {
+            core,
+            metadata: Vec::new(),
+            slot: None,
+            registered: false,
+            finished: false,
+            _pinned: PhantomPinned,
+        }
+    }
+
+    /// The span's id.
+    #[must_use]
+    pub fn id(&self) -> SpanId {
+        self.core.id
+    }
+
+    pub(crate) fn register(self: Pin<&mut Self>) {
+        // SAFETY: nothing is moved out; the address given to `open_spans` stays valid until `finish`
+        // releases it, which Drop guarantees for a pinned value.
+        let this = unsafe { self.get_unchecked_mut() };
+        if !this.registered {
+            this.registered = true;
+            this.slot = open_spans::register(std::ptr::from_mut(&mut this.core));
+        }
+    }
+
+    /// Runs `f` inside the span: the span is current, a panic drops it with the panic's message (then
+    /// unwinding resumes). The caller ends the span after with `exit` or `fail`.
+    #[inline]
+    pub fn run<R>(mut self: Pin<&mut Self>, f: impl FnOnce() -> R) -> R {
+        self.as_mut().register();
+        let scope = Scope::enter(self.core.id);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        // SAFETY: only `metadata` is touched; nothing is moved.
+        let this = unsafe { self.as_mut().get_unchecked_mut() };
+        scope.leave(this.core.id, &mut this.metadata);
+        match result {
+            Ok(value) => value,
+            Err(payload) => self.panicked(payload),
+        }
+    }
+
+    #[cold]
+    fn panicked(self: Pin<&mut Self>, payload: Box<dyn std::any::Any + Send>) -> ! {
+        let message = crate::handler::panic_message(&*payload);
+        self.finish(&Outcome::Panic(&message));
+        std::panic::resume_unwind(payload)
+    }
+
+    /// Wraps `future` so that it runs inside the span on every poll; see [`Instrumented`].
+    pub fn instrument<'s, F: Future>(
+        self: Pin<&'s mut Self>,
+        future: Pin<&'s mut F>,
+    ) -> Instrumented<'s, F> {
+        Instrumented {
+            state: self,
+            future,
+        }
+    }
+
+    /// Ends the span normally with the return value.
+    #[inline]
+    pub fn exit(self: Pin<&mut Self>, result: Option<Arg<'_>>) {
+        self.finish(&Outcome::Exit(result));
+    }
+
+    /// Ends the span with an error (it is dropped, and a `SpanDropEvent` emitted).
+    #[cold]
+    pub fn fail(self: Pin<&mut Self>, error: ErrorText<'_>) {
+        self.finish(&Outcome::Error(error));
+    }
+
+    /// Ends the span as dropped with `reason` (the manual API).
+    pub(crate) fn drop_with(self: Pin<&mut Self>, reason: &str) {
+        self.finish(&Outcome::Dropped(reason));
+    }
+
+    fn finish(self: Pin<&mut Self>, outcome: &Outcome<'_>) {
+        // SAFETY: nothing is moved out of the pinned state.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.finish_in_place(outcome);
+    }
+
+    fn finish_in_place(&mut self, outcome: &Outcome<'_>) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        if let Some(slot) = self.slot.take() {
+            if !open_spans::release(slot) {
+                return; // shutdown ended it
+            }
+        }
+        // SAFETY: we own the right to end the span: never registered, or released by us.
+        unsafe { self.core.end(outcome, &self.metadata) };
+    }
+}
+
+impl Drop for SpanState {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finish_in_place(&Outcome::Cancelled);
+        }
+    }
+}
+
+impl fmt::Debug for SpanState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpanState")
+            .field("id", &self.core.id)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A future running inside a span: the span is current during every poll, and a panic in a poll drops
+/// the span with the panic's message. Made by `#[span]` on `async fn`.
+#[doc(hidden)]
+#[must_use = "futures do nothing unless polled"]
+pub struct Instrumented<'s, F> {
+    state: Pin<&'s mut SpanState>,
+    future: Pin<&'s mut F>,
+}
+
+impl<F: Future> Future for Instrumented<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = &mut *self;
+        let future = this.future.as_mut();
+        this.state.as_mut().run(move || future.poll(cx))
+    }
+}
+
+impl<F> fmt::Debug for Instrumented<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instrumented").field("state", &*self.state).finish_non_exhaustive()
+    }
+}
+
+/// A boxed span state, for spans that outlive the call that made them (streams, manual guards).
+pub(crate) type BoxedState = Pin<Box<SpanState>>;
+
+/// Ends the span for shutdown; `open_spans::drain` guarantees exclusivity.
+pub(crate) fn end_for_shutdown(core: &SpanCore) {
+    // SAFETY: called only on a claimed slot.
+    unsafe { core.end(&Outcome::Shutdown, &[]) };
+}

@@ -1,0 +1,160 @@
+//! Tags: key/value pairs that every span and event inside a scope carries.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use serde_json::Value;
+
+use crate::context;
+
+/// An immutable, cheaply cloned map of tags (`String` → JSON value).
+///
+/// Empty tags cost nothing to carry; non-empty tags are shared behind an `Arc`.
+///
+/// ```
+/// use instrument_core::Tags;
+///
+/// let tags = Tags::from([("user", "ada"), ("tier", "pro")]);
+/// assert_eq!(tags.get("user"), Some(&serde_json::json!("ada")));
+/// assert_eq!(tags.len(), 2);
+/// assert!(Tags::new().is_empty());
+/// ```
+#[derive(Clone, Default, PartialEq)]
+pub struct Tags(Option<Arc<BTreeMap<String, Value>>>);
+
+impl Tags {
+    /// No tags.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self(None)
+    }
+
+    /// Whether there are no tags.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.as_ref().is_none_or(|map| map.is_empty())
+    }
+
+    /// How many tags there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |map| map.len())
+    }
+
+    /// The value of tag `key`.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.as_ref()?.get(key)
+    }
+
+    /// Tags and values in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.0
+            .iter()
+            .flat_map(|map| map.iter().map(|(k, v)| (k.as_str(), v)))
+    }
+
+    /// These tags with `key` set to `value`.
+    #[must_use]
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        let map = Arc::make_mut(self.0.get_or_insert_with(Default::default));
+        map.insert(key.into(), value.into());
+        self
+    }
+
+    /// The tags as a JSON object.
+    #[must_use]
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect())
+    }
+}
+
+impl std::fmt::Debug for Tags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Tags {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let map: BTreeMap<String, Value> = iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        if map.is_empty() { Self(None) } else { Self(Some(Arc::new(map))) }
+    }
+}
+
+impl<K: Into<String>, V: Into<Value>, const N: usize> From<[(K, V); N]> for Tags {
+    fn from(pairs: [(K, V); N]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+impl From<BTreeMap<String, Value>> for Tags {
+    fn from(map: BTreeMap<String, Value>) -> Self {
+        if map.is_empty() { Self(None) } else { Self(Some(Arc::new(map))) }
+    }
+}
+
+impl serde::Serialize for Tags {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Tags {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        BTreeMap::<String, Value>::deserialize(deserializer).map(Self::from)
+    }
+}
+
+/// The tags of the current thread or task.
+#[must_use]
+pub fn current_tags() -> Tags {
+    context::tags()
+}
+
+/// Runs `f` with `tags` as the current tags: spans and events made inside carry them. Nested scopes
+/// replace the outer tags rather than merge with them, as in LlamaIndex; each thread and task sees
+/// only its own.
+///
+/// ```
+/// use instrument_core::{current_tags, instrument_tags, Tags};
+///
+/// instrument_tags(Tags::from([("user", "ada")]), || {
+///     assert_eq!(current_tags().get("user"), Some(&serde_json::json!("ada")));
+///     instrument_tags(Tags::from([("tier", "pro")]), || {
+///         assert!(current_tags().get("user").is_none()); // replaced, not merged
+///     });
+/// });
+/// assert!(current_tags().is_empty());
+/// ```
+pub fn instrument_tags<R>(tags: Tags, f: impl FnOnce() -> R) -> R {
+    let _restore = context::TagsGuard::set(tags);
+    f()
+}
+
+/// The async form of [`instrument_tags`]: `future` sees `tags` on every poll, whichever thread polls it.
+pub fn instrument_tags_async<F: Future>(tags: Tags, future: F) -> WithTags<F> {
+    WithTags { tags, future }
+}
+
+/// A future that runs with its own tags; see [`instrument_tags_async`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct WithTags<F> {
+    tags: Tags,
+    future: F,
+}
+
+impl<F: Future> Future for WithTags<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: never moved out, and `WithTags` has no Drop impl.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _restore = context::TagsGuard::set(this.tags.clone());
+        unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
+    }
+}
