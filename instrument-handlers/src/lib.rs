@@ -1,1 +1,24 @@
-//! placeholder
+//! Ready handlers for `instrument`.
+//!
+//! - [`SimpleSpanHandler`] keeps every ended span ([`SimpleSpan`]: id, parent, times, duration,
+//!   metadata and drop error), bounded by a capacity, and prints them as trace trees
+//!   ([`SimpleSpanHandler::print_trace_trees`]), like LlamaIndex's `SimpleSpanHandler`.
+//! - [`format_span_trees`] draws any slice of [`SimpleSpan`]s as those trees, for other handlers.
+//!
+//! ```
+//! use instrument_handlers::SimpleSpanHandler;
+//!
+//! let dispatcher = instrument_core::get_dispatcher("doc::handlers");
+//! let spans = dispatcher.add_span_handler(SimpleSpanHandler::default());
+//! dispatcher.in_span("query", || dispatcher.in_span("retrieve", || ()));
+//! spans.print_trace_trees();
+//! assert_eq!(spans.drain().len(), 2);
+//! ```
+
+#![deny(missing_docs)]
+
+mod simple;
+mod tree;
+
+pub use simple::{DEFAULT_CAPACITY, SimpleSpan, SimpleSpanHandler};
+pub use tree::{format_span_trees, print_span_trees};

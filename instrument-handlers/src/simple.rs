@@ -1,0 +1,503 @@
+//! `SimpleSpanHandler`: keeps every ended span, with its parent, times, metadata and drop error.
+//!
+//! Recording is the hot path, so it stores only `Copy` data (the [`SpanId`]s and the two
+//! [`Timestamp`]s) into one of a few sharded buffers picked per thread; wall-clock times, JSON
+//! maps and strings are made only when the spans are read.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use instrument_core::{SpanEnd, SpanHandler, SpanId, SpanStart, Timestamp};
+use serde_json::{Map, Value};
+
+/// How many buffers the spans are spread over; threads pick one each, round-robin.
+const SHARDS: usize = 16;
+
+/// A shard compares the total with the high-water mark after this many of its own pushes.
+const CHECK_EVERY: u32 = 64;
+
+/// How far above the capacity the buffers may grow before they are trimmed back to it: a
+/// fraction of the capacity, so that trimming (which locks every shard) is rare, and at least
+/// what the shards can push between checks. Every read trims first, so readers never see more
+/// than the capacity, and the spans evicted are always the ones that ended first.
+fn slack(capacity: usize) -> usize {
+    (capacity / 8).max(SHARDS * CHECK_EVERY as usize)
+}
+
+/// How many spans a [`SimpleSpanHandler`] keeps unless told otherwise.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+/// One ended span, as [`SimpleSpanHandler`] reports it (LlamaIndex's `SimpleSpan`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SimpleSpan {
+    /// The span's id; its text form is `"{name}-{uuid}"`.
+    pub id: SpanId,
+    /// The span that was current when this one started.
+    pub parent_id: Option<SpanId>,
+    /// The span's name (the function's name, or `Type.method`).
+    pub name: &'static str,
+    /// Wall-clock start time.
+    pub start_time: DateTime<Utc>,
+    /// Wall-clock end time.
+    pub end_time: DateTime<Utc>,
+    /// How long the span was open, in seconds.
+    pub duration: f64,
+    /// What the span recorded with `current_span().record(..)`, plus `"error"` if it was dropped.
+    pub metadata: Map<String, Value>,
+    /// Whether the span was dropped (error, panic, cancellation, shutdown) rather than exited.
+    pub dropped: bool,
+}
+
+impl SimpleSpan {
+    /// How long the span was open, to the nanosecond.
+    #[must_use]
+    pub fn elapsed(&self) -> Duration {
+        (self.end_time - self.start_time)
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// The drop error text, if the span was dropped.
+    #[must_use]
+    pub fn error(&self) -> Option<&str> {
+        if self.dropped {
+            self.metadata.get("error").and_then(Value::as_str)
+        } else {
+            None
+        }
+    }
+}
+
+/// What a span left behind besides its ids and times; absent for most spans.
+#[derive(Debug, Clone)]
+struct Extra {
+    metadata: Box<[(Cow<'static, str>, Value)]>,
+    /// The drop error; `Some` exactly when the span was dropped.
+    error: Option<Box<str>>,
+}
+
+/// A span as stored: `Copy` data plus an optional box, no text and no wall-clock conversion.
+#[derive(Debug, Clone)]
+struct Record {
+    id: SpanId,
+    parent: Option<SpanId>,
+    start: Timestamp,
+    end: Timestamp,
+    extra: Option<Box<Extra>>,
+}
+
+impl Record {
+    fn to_span(&self) -> SimpleSpan {
+        let mut metadata = Map::new();
+        let mut dropped = false;
+        if let Some(extra) = &self.extra {
+            for (key, value) in &extra.metadata {
+                metadata.insert(key.clone().into_owned(), value.clone());
+            }
+            if let Some(error) = &extra.error {
+                dropped = true;
+                metadata.insert("error".to_owned(), Value::String(error.to_string()));
+            }
+        }
+        SimpleSpan {
+            id: self.id,
+            parent_id: self.parent,
+            name: self.id.name(),
+            start_time: self.start.to_utc(),
+            end_time: self.end.to_utc(),
+            duration: self.end.duration_since(self.start).as_secs_f64(),
+            metadata,
+            dropped,
+        }
+    }
+
+    fn is_dropped(&self) -> bool {
+        self.extra.as_ref().is_some_and(|e| e.error.is_some())
+    }
+}
+
+#[derive(Debug, Default)]
+struct Buffer {
+    records: VecDeque<Record>,
+    /// Pushes since this shard last compared the total with the capacity.
+    unchecked: u32,
+}
+
+/// One shard, on its own cache lines so that two threads recording do not share one.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Shard {
+    buffer: Mutex<Buffer>,
+    /// `buffer.records.len()`, readable without the lock; written only under it.
+    len: AtomicUsize,
+}
+
+impl Shard {
+    fn lock(&self) -> MutexGuard<'_, Buffer> {
+        self.buffer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The next shard index to hand to a thread.
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's shard index, `usize::MAX` until first used.
+    static SHARD_INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+#[inline]
+fn shard_index() -> usize {
+    SHARD_INDEX.with(|index| {
+        let value = index.get();
+        if value < SHARDS {
+            value
+        } else {
+            let value = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+            index.set(value);
+            value
+        }
+    })
+}
+
+/// A span handler that keeps every ended span, for tests, debugging and printing trace trees
+/// (LlamaIndex's `SimpleSpanHandler`).
+///
+/// It follows spans with no per-span state (`type Span = ()`): [`SpanEnd`] already carries the id,
+/// parent and both timestamps. Recording a span pushes a small record into a buffer chosen per
+/// thread, so threads recording at once rarely meet on a lock; text and wall-clock times are made
+/// only when you read.
+///
+/// It keeps at most [`SimpleSpanHandler::capacity`] spans (by default [`DEFAULT_CAPACITY`]); when
+/// full, the spans that ended first are evicted, and [`SimpleSpanHandler::evicted`] counts them.
+///
+/// ```
+/// use instrument_handlers::SimpleSpanHandler;
+///
+/// let dispatcher = instrument_core::get_dispatcher("doc::simple");
+/// let handler = dispatcher.add_span_handler(SimpleSpanHandler::default());
+/// dispatcher.in_span("step", || ());
+///
+/// let spans = handler.completed();
+/// assert_eq!(spans.len(), 1);
+/// assert_eq!(spans[0].name, "step");
+/// assert!(!spans[0].dropped);
+/// assert!(handler.format_trace_trees().starts_with("step-"));
+/// ```
+#[derive(Debug)]
+pub struct SimpleSpanHandler {
+    shards: Box<[Shard; SHARDS]>,
+    capacity: usize,
+    /// `capacity` plus [`slack`]: the total above which a shard trims.
+    high_water: usize,
+    evicted: AtomicU64,
+}
+
+impl Default for SimpleSpanHandler {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+impl SimpleSpanHandler {
+    /// A handler that keeps [`DEFAULT_CAPACITY`] spans.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A handler that keeps at most `capacity` spans (at least one), evicting the oldest.
+    #[must_use]
+    pub fn with_capacity(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            shards: Box::default(),
+            capacity,
+            high_water: capacity.saturating_add(slack(capacity)),
+            evicted: AtomicU64::new(0),
+        }
+    }
+
+    /// How many spans this handler keeps at most.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many spans were evicted to stay within the capacity, since the handler was made.
+    #[must_use]
+    pub fn evicted(&self) -> u64 {
+        drop(self.lock_all());
+        self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// How many spans are kept now.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock_all().iter().map(|b| b.records.len()).sum()
+    }
+
+    /// Whether no span is kept.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A copy of every span kept (exited and dropped), ordered by start time.
+    #[must_use]
+    pub fn completed(&self) -> Vec<SimpleSpan> {
+        self.snapshot(|_| true)
+    }
+
+    /// A copy of the spans kept that were dropped, ordered by start time.
+    #[must_use]
+    pub fn dropped_spans(&self) -> Vec<SimpleSpan> {
+        self.snapshot(Record::is_dropped)
+    }
+
+    /// Copies the records that pass `keep` under the locks, then converts them without the locks,
+    /// so that recording threads wait only for the copy.
+    fn snapshot(&self, keep: impl Fn(&Record) -> bool) -> Vec<SimpleSpan> {
+        let mut records: Vec<Record> = {
+            let buffers = self.lock_all();
+            buffers
+                .iter()
+                .flat_map(|b| &b.records)
+                .filter(|r| keep(r))
+                .cloned()
+                .collect()
+        };
+        records.sort_by_key(|r| r.start);
+        records.iter().map(Record::to_span).collect()
+    }
+
+    /// Takes every span kept (exited and dropped), ordered by start time, leaving the handler
+    /// empty. The eviction count is kept.
+    #[must_use]
+    pub fn drain(&self) -> Vec<SimpleSpan> {
+        let mut taken = self.take_records();
+        taken.sort_by_key(|r| r.start);
+        taken.iter().map(Record::to_span).collect()
+    }
+
+    /// Forgets every span kept. The eviction count is kept.
+    pub fn clear(&self) {
+        drop(self.take_records());
+    }
+
+    fn take_records(&self) -> Vec<Record> {
+        let mut buffers = self.lock_all();
+        let mut taken = Vec::new();
+        for (buffer, shard) in buffers.iter_mut().zip(self.shards.iter()) {
+            taken.extend(std::mem::take(&mut buffer.records));
+            buffer.unchecked = 0;
+            shard.len.store(0, Ordering::Relaxed);
+        }
+        taken
+    }
+
+    /// Stores one record: the hot path.
+    #[inline]
+    fn push(&self, record: Record) {
+        let shard = &self.shards[shard_index()];
+        let mut buffer = shard.lock();
+        buffer.records.push_back(record);
+        shard.len.store(buffer.records.len(), Ordering::Relaxed);
+        buffer.unchecked += 1;
+        if buffer.unchecked >= CHECK_EVERY {
+            buffer.unchecked = 0;
+            drop(buffer);
+            self.enforce_capacity();
+        }
+    }
+
+    /// Trims the buffers back to the capacity if together they passed the high-water mark.
+    #[cold]
+    fn enforce_capacity(&self) {
+        let total: usize = self
+            .shards
+            .iter()
+            .map(|s| s.len.load(Ordering::Relaxed))
+            .sum();
+        if total > self.high_water {
+            drop(self.lock_all());
+        }
+    }
+
+    /// Locks every shard in order, evicts down to the capacity, and returns the guards.
+    fn lock_all(&self) -> [MutexGuard<'_, Buffer>; SHARDS] {
+        let mut buffers = std::array::from_fn(|i| self.shards[i].lock());
+        let total: usize = buffers.iter().map(|b| b.records.len()).sum();
+        if total > self.capacity {
+            let excess = total - self.capacity;
+            evict_oldest(&mut buffers, excess);
+            self.evicted.fetch_add(excess as u64, Ordering::Relaxed);
+            for (buffer, shard) in buffers.iter().zip(self.shards.iter()) {
+                shard.len.store(buffer.records.len(), Ordering::Relaxed);
+            }
+        }
+        buffers
+    }
+}
+
+/// Removes the `count` records that ended first across all buffers. Each buffer is in push order,
+/// which is end order for the threads that share it, so only the fronts need comparing.
+fn evict_oldest(buffers: &mut [MutexGuard<'_, Buffer>], count: usize) {
+    let mut live: Vec<usize> = (0..buffers.len())
+        .filter(|&i| !buffers[i].records.is_empty())
+        .collect();
+    if let [only] = live[..] {
+        buffers[only].records.drain(..count);
+        return;
+    }
+    for _ in 0..count {
+        let Some((position, &oldest)) = live
+            .iter()
+            .enumerate()
+            .min_by_key(|&(_, &i)| buffers[i].records.front().map(|r| r.end))
+        else {
+            return;
+        };
+        buffers[oldest].records.pop_front();
+        if buffers[oldest].records.is_empty() {
+            live.swap_remove(position);
+        }
+    }
+}
+
+impl SpanHandler for SimpleSpanHandler {
+    type Span = ();
+
+    #[inline]
+    fn new_span(&self, _start: &SpanStart<'_>) -> Option<()> {
+        Some(())
+    }
+
+    #[inline]
+    fn prepare_to_exit_span(&self, (): (), end: &SpanEnd<'_>) {
+        let metadata = end.metadata();
+        let extra = if metadata.is_empty() {
+            None
+        } else {
+            Some(Box::new(Extra {
+                metadata: metadata.into(),
+                error: None,
+            }))
+        };
+        self.push(Record {
+            id: end.id(),
+            parent: end.parent_id(),
+            start: end.start(),
+            end: end.end(),
+            extra,
+        });
+    }
+
+    #[cold]
+    fn prepare_to_drop_span(&self, (): (), end: &SpanEnd<'_>) {
+        let error = end.error().unwrap_or_default();
+        self.push(Record {
+            id: end.id(),
+            parent: end.parent_id(),
+            start: end.start(),
+            end: end.end(),
+            extra: Some(Box::new(Extra {
+                metadata: end.metadata().into(),
+                error: Some(error.into_boxed_str()),
+            })),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &'static str, start: Timestamp, end: Timestamp) -> Record {
+        Record {
+            id: SpanId::new(name),
+            parent: None,
+            start,
+            end,
+            extra: None,
+        }
+    }
+
+    #[test]
+    fn records_are_small() {
+        assert!(size_of::<Record>() <= 112, "{}", size_of::<Record>());
+        assert_eq!(size_of::<<SimpleSpanHandler as SpanHandler>::Span>(), 0);
+    }
+
+    #[test]
+    fn handler_is_send_and_sync() {
+        fn check<T: Send + Sync + Default + 'static>() {}
+        check::<SimpleSpanHandler>();
+    }
+
+    #[test]
+    fn eviction_picks_oldest_end_across_shards() {
+        let handler = SimpleSpanHandler::with_capacity(2);
+        let t0 = Timestamp::now();
+        {
+            let mut a = handler.shards[0].lock();
+            let mut b = handler.shards[1].lock();
+            let first = Timestamp::now();
+            std::thread::sleep(Duration::from_millis(1));
+            let second = Timestamp::now();
+            std::thread::sleep(Duration::from_millis(1));
+            let third = Timestamp::now();
+            a.records.push_back(record("a1", t0, first));
+            b.records.push_back(record("b1", t0, second));
+            a.records.push_back(record("a2", t0, third));
+        }
+        let mut names: Vec<_> = handler.completed().iter().map(|s| s.name).collect();
+        assert_eq!(handler.evicted(), 1);
+        names.sort_unstable();
+        assert_eq!(names, ["a2", "b1"]);
+    }
+
+    #[test]
+    fn to_span_adds_error_and_metadata() {
+        let start = Timestamp::now();
+        let mut r = record("r", start, start);
+        r.extra = Some(Box::new(Extra {
+            metadata: vec![(Cow::Borrowed("k"), Value::from(1))].into(),
+            error: Some("boom".into()),
+        }));
+        let span = r.to_span();
+        assert!(span.dropped);
+        assert_eq!(span.error(), Some("boom"));
+        assert_eq!(span.metadata["k"], Value::from(1));
+        assert_eq!(span.elapsed(), Duration::ZERO);
+        assert!(span.duration.abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn buffers_stay_near_capacity_between_reads() {
+        let dispatcher = instrument_core::get_dispatcher("handlers_simple_unit::bounded");
+        let handler = dispatcher.add_span_handler(SimpleSpanHandler::with_capacity(10));
+        for _ in 0..20_000 {
+            dispatcher.in_span("s", || ());
+        }
+        let held: usize = handler
+            .shards
+            .iter()
+            .map(|s| s.len.load(Ordering::Relaxed))
+            .sum();
+        assert!(held <= handler.high_water, "{held}");
+        assert_eq!(handler.len(), 10);
+        assert_eq!(handler.evicted(), 19_990);
+    }
+
+    #[test]
+    fn capacity_is_at_least_one() {
+        assert_eq!(SimpleSpanHandler::with_capacity(0).capacity(), 1);
+        assert_eq!(SimpleSpanHandler::default().capacity(), DEFAULT_CAPACITY);
+    }
+}

@@ -1,0 +1,75 @@
+//! The `Event` impl, inside a `const _` block that names the facade once.
+
+use proc_macro2::TokenStream;
+use quote::{ToTokens, quote};
+use syn::{DeriveInput, LitStr, Path};
+
+use super::attr::EventArgs;
+
+pub fn event(input: &DeriveInput, args: &EventArgs) -> TokenStream {
+    let class_name = args.name.clone().unwrap_or_else(|| {
+        let ident = &input.ident;
+        let text = ident.to_string();
+        LitStr::new(text.strip_prefix("r#").unwrap_or(&text), ident.span())
+    });
+    let body = quote! {
+        #[inline]
+        fn class_name(&self) -> &'static str {
+            #class_name
+        }
+
+        fn to_json(&self) -> ::core::result::Result<
+            __instrument::__private::serde_json::Value,
+            __instrument::__private::serde_json::Error,
+        > {
+            __instrument::__private::serde_json::to_value(self)
+        }
+    };
+    wrap(
+        input,
+        &args.krate(),
+        &quote!(Self: __instrument::__private::serde::Serialize + 'static),
+        &body,
+    )
+}
+
+/// The impl that stands in when the input was rejected, so that uses of the type as an `Event`
+/// report nothing more.
+pub fn fallback(input: &DeriveInput, krate: &Path) -> TokenStream {
+    let body = quote! {
+        fn class_name(&self) -> &'static str {
+            ::core::unreachable!()
+        }
+
+        fn to_json(&self) -> ::core::result::Result<
+            __instrument::__private::serde_json::Value,
+            __instrument::__private::serde_json::Error,
+        > {
+            ::core::unreachable!()
+        }
+    };
+    wrap(input, krate, &quote!(Self: 'static), &body)
+}
+
+fn wrap(input: &DeriveInput, krate: &Path, bound: &TokenStream, body: &TokenStream) -> TokenStream {
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let mut predicates: Vec<TokenStream> = where_clause
+        .iter()
+        .flat_map(|clause| clause.predicates.iter().map(ToTokens::to_token_stream))
+        .collect();
+    predicates.push(bound.clone());
+    quote! {
+        const _: () = {
+            use #krate as __instrument;
+
+            #[automatically_derived]
+            impl #impl_generics __instrument::Event for #ident #ty_generics
+            where
+                #(#predicates),*
+            {
+                #body
+            }
+        };
+    }
+}

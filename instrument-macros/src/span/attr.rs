@@ -1,0 +1,151 @@
+//! The options of `#[span(...)]`, parsed into [`SpanArgs`]. Each option is checked for its own form
+//! here; rules between options and the function live in `valid.rs`.
+
+use proc_macro2::TokenStream;
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::{Expr, ExprLit, Ident, Lit, LitStr, Path};
+
+use crate::ctxt::{Attr, Ctxt, at_option_end, skip_option};
+use crate::path::{self, CRATE};
+
+pub const NAME: &str = "name";
+pub const DISPATCHER: &str = "dispatcher";
+pub const SKIP: &str = "skip";
+pub const SKIP_ALL: &str = "skip_all";
+pub const SKIP_RET: &str = "skip_ret";
+pub const CAPTURE: &str = "capture";
+
+const OPTIONS: &str = "`name`, `dispatcher`, `skip(..)`, `skip_all`, `skip_ret`, `capture(..)`, `crate`";
+
+/// What `#[span(...)]` said. Tokens are the user's own, so errors can point at them.
+pub struct SpanArgs {
+    pub name: Option<LitStr>,
+    pub dispatcher: Option<Expr>,
+    pub skip: Option<Names>,
+    /// The `skip_all` token, when given.
+    pub skip_all: Option<Path>,
+    pub skip_ret: bool,
+    pub capture: Option<Names>,
+    pub krate: Option<Path>,
+}
+
+/// A list of argument names, as in `skip(a, b)`, and the option's own token.
+pub struct Names {
+    pub option: Path,
+    pub names: Vec<Ident>,
+}
+
+impl Names {
+    pub fn contains(&self, ident: &Ident) -> bool {
+        self.names.iter().any(|name| name == ident)
+    }
+}
+
+impl SpanArgs {
+    /// The path generated code reaches the facade by.
+    pub fn krate(&self) -> Path {
+        self.krate.clone().unwrap_or_else(path::default)
+    }
+}
+
+/// Parses the tokens inside `#[span(...)]`, reporting every malformed option to `cx`.
+pub fn parse(cx: &Ctxt, tokens: TokenStream) -> SpanArgs {
+    let mut name = Attr::none(cx, NAME);
+    let mut dispatcher = Attr::none(cx, DISPATCHER);
+    let mut skip = Attr::none(cx, SKIP);
+    let mut skip_all = Attr::none(cx, SKIP_ALL);
+    let mut skip_ret = Attr::none(cx, SKIP_RET);
+    let mut capture = Attr::none(cx, CAPTURE);
+    let mut krate = Attr::none(cx, CRATE);
+
+    let parser = syn::meta::parser(|meta| {
+        let option = &meta.path;
+        if option.is_ident(NAME) {
+            match meta.value()?.parse::<Expr>()? {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(text), ..
+                }) => name.set(option, text),
+                other => cx.error_spanned_by(
+                    other,
+                    "the span name must be a string literal, as in `name = \"retrieve\"`",
+                ),
+            }
+        } else if option.is_ident(DISPATCHER) {
+            dispatcher.set(option, meta.value()?.parse::<Expr>()?);
+        } else if option.is_ident(SKIP) {
+            skip.set(option, parse_names(cx, &meta)?);
+        } else if option.is_ident(CAPTURE) {
+            capture.set(option, parse_names(cx, &meta)?);
+        } else if option.is_ident(SKIP_ALL) {
+            flag(cx, &meta)?;
+            skip_all.set(option, option.clone());
+        } else if option.is_ident(SKIP_RET) {
+            flag(cx, &meta)?;
+            skip_ret.set(option, ());
+        } else if option.is_ident(CRATE) {
+            krate.set(option, path::parse_value(&meta)?);
+        } else {
+            cx.error_spanned_by(
+                option,
+                format_args!(
+                    "unknown option `{}` of #[span]; expected one of {OPTIONS}",
+                    quote::quote!(#option).to_string().replace(' ', "")
+                ),
+            );
+            skip_option(&meta)?;
+        }
+        Ok(())
+    });
+    if let Err(error) = parser.parse2(tokens) {
+        cx.syn_error(error);
+    }
+
+    SpanArgs {
+        name: name.get(),
+        dispatcher: dispatcher.get(),
+        skip: skip.get(),
+        skip_all: skip_all.get(),
+        skip_ret: skip_ret.get().is_some(),
+        capture: capture.get(),
+        krate: krate.get(),
+    }
+}
+
+/// `skip(a, b)`: argument names, each at most once.
+fn parse_names(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Names> {
+    let mut names: Vec<Ident> = Vec::new();
+    meta.parse_nested_meta(|inner| {
+        match inner.path.get_ident() {
+            Some(ident) if at_option_end(&inner) => {
+                if names.contains(ident) {
+                    cx.error_spanned_by(ident, format_args!("`{ident}` is listed twice"));
+                } else {
+                    names.push(ident.clone());
+                }
+            }
+            _ => {
+                cx.error_spanned_by(&inner.path, "expected an argument name");
+                skip_option(&inner)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Names {
+        option: meta.path.clone(),
+        names,
+    })
+}
+
+/// An option that takes no value, such as `skip_all`.
+fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if !at_option_end(meta) {
+        let option = &meta.path;
+        cx.error_spanned_by(
+            option,
+            format_args!("`{}` takes no value", quote::quote!(#option)),
+        );
+        skip_option(meta)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,205 @@
+//! Generates the instrumented function. The signature, attributes and body keep the user's tokens
+//! and spans; every binding the expansion adds is prefixed `__instrument`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::{Ident, LitStr, Path, ReturnType, Type};
+
+use super::attr::SpanArgs;
+use super::item::{self, ItemFn, Returns};
+
+pub fn function(args: &SpanArgs, func: &ItemFn) -> TokenStream {
+    let krate = args.krate();
+    let start = start(args, func, &krate);
+    let body = &func.body;
+    let inner = if func.sig.asyncness.is_some() {
+        let declared = match &func.sig.output {
+            ReturnType::Default => None,
+            ReturnType::Type(_, ty) => Some(&**ty).filter(|ty| !item::is_unit(ty)),
+        };
+        let mode = finish_mode(args, declared.is_none());
+        let never = declared.and_then(typed_never);
+        let instrumented = await_in_span(&krate, &mode);
+        quote! {
+            #start
+            let __instrument_fut = async move { #never #body };
+            #instrumented
+        }
+    } else {
+        match func.returns() {
+            Returns::ImplFuture { output } => {
+                let mode = finish_mode(args, output.is_some_and(item::is_unit));
+                let instrumented = await_in_span(&krate, &mode);
+                let annotation = returned(&func.sig.output);
+                quote! {
+                    #start
+                    let __instrument_make = move || #annotation #body;
+                    let __instrument_fut = ::core::convert::identity(__instrument_make)();
+                    async move { #instrumented }
+                }
+            }
+            Returns::ImplStream => quote! {
+                #start
+                #krate::__private::InstrumentedStream::start(__instrument_state, move || #body)
+            },
+            // The body never returns: no value to record, and no code after it.
+            Returns::Never => quote! {
+                #start
+                let __instrument_body = move || #body;
+                match __instrument_state {
+                    ::core::option::Option::None => ::core::convert::identity(__instrument_body)(),
+                    ::core::option::Option::Some(__instrument_state) => {
+                        ::core::pin::pin!(__instrument_state).as_mut().run(__instrument_body)
+                    }
+                }
+            },
+            returns @ (Returns::Unit | Returns::Value) => {
+                let mode = finish_mode(args, matches!(returns, Returns::Unit));
+                let annotation = returned(&func.sig.output);
+                quote! {
+                    #start
+                    let __instrument_body = move || #annotation #body;
+                    match __instrument_state {
+                        ::core::option::Option::None => ::core::convert::identity(__instrument_body)(),
+                        ::core::option::Option::Some(__instrument_state) => {
+                            let mut __instrument_state = ::core::pin::pin!(__instrument_state);
+                            let __instrument_ret = __instrument_state.as_mut().run(__instrument_body);
+                            #krate::__private::finish!(__instrument_state.as_mut(), &__instrument_ret, #mode);
+                            __instrument_ret
+                        }
+                    }
+                }
+            }
+        }
+    };
+
+    let ItemFn {
+        attrs,
+        inner_attrs,
+        vis,
+        sig,
+        ..
+    } = func;
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #(#inner_attrs)*
+            #inner
+        }
+    }
+}
+
+/// The call site static, and the span state: `None` when no handler listens.
+fn start(args: &SpanArgs, func: &ItemFn, krate: &Path) -> TokenStream {
+    let (name, constructor) = match &args.name {
+        Some(name) => (name.clone(), quote!(new)),
+        None => {
+            let name = LitStr::new(&unraw(&func.sig.ident), func.sig.ident.span());
+            let constructor = if func.is_method() {
+                quote!(method)
+            } else {
+                quote!(new)
+            };
+            (name, constructor)
+        }
+    };
+    let dispatcher = match &args.dispatcher {
+        Some(dispatcher) => dispatcher.to_token_stream(),
+        None => quote!(::core::module_path!()),
+    };
+    let instance = if func.is_method() {
+        quote!(::core::option::Option::Some(::core::any::type_name::<Self>()))
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    let captures = captures(args, func, krate);
+    quote! {
+        static __INSTRUMENT_CALLSITE: #krate::__private::Callsite =
+            #krate::__private::Callsite::#constructor(#name, #dispatcher);
+        let __instrument_state = match __INSTRUMENT_CALLSITE.chain() {
+            ::core::option::Option::None => ::core::option::Option::None,
+            ::core::option::Option::Some(__instrument_chain) => #krate::__private::SpanState::start(
+                __instrument_chain,
+                __INSTRUMENT_CALLSITE.span_name(#instance),
+                __INSTRUMENT_CALLSITE.dispatcher_name(),
+                #instance,
+                &[#(#captures),*],
+            ),
+        };
+    }
+}
+
+/// One `Arg` per captured binding, in signature order: `capture(..)` ones never redacted, the others
+/// redacted when the runtime says their name looks like a secret.
+fn captures(args: &SpanArgs, func: &ItemFn, krate: &Path) -> Vec<TokenStream> {
+    let listed = |list: &Option<super::attr::Names>, ident: &Ident| {
+        list.as_ref().is_some_and(|list| list.contains(ident))
+    };
+    func.bindings()
+        .into_iter()
+        .filter_map(|ident| {
+            let name = LitStr::new(&ident.to_string(), Span::call_site());
+            let local = item::call_site(ident);
+            if listed(&args.capture, ident) {
+                Some(quote!(#krate::__private::capture!(#name, &#local)))
+            } else if args.skip_all.is_some() || listed(&args.skip, ident) {
+                None
+            } else {
+                Some(quote!(#krate::__private::capture_unless_secret!(#name, &#local)))
+            }
+        })
+        .collect()
+}
+
+/// Awaits `__instrument_fut` inside the span in `__instrument_state`, then ends the span.
+fn await_in_span(krate: &Path, mode: &TokenStream) -> TokenStream {
+    quote! {
+        match __instrument_state {
+            ::core::option::Option::None => __instrument_fut.await,
+            ::core::option::Option::Some(__instrument_state) => {
+                let mut __instrument_state = ::core::pin::pin!(__instrument_state);
+                let __instrument_fut = ::core::pin::pin!(__instrument_fut);
+                let __instrument_ret = __instrument_state.as_mut().instrument(__instrument_fut).await;
+                #krate::__private::finish!(__instrument_state.as_mut(), &__instrument_ret, #mode);
+                __instrument_ret
+            }
+        }
+    }
+}
+
+/// `skip` when there is no value worth recording, `capture` otherwise.
+fn finish_mode(args: &SpanArgs, unit: bool) -> TokenStream {
+    if args.skip_ret || unit {
+        quote!(skip)
+    } else {
+        quote!(capture)
+    }
+}
+
+/// `-> R` for the closure holding the body, so that `?` and `.into()` inside it know their target;
+/// `impl Trait` parts become `_`.
+fn returned(output: &ReturnType) -> Option<TokenStream> {
+    let ReturnType::Type(arrow, ty) = output else {
+        return None;
+    };
+    let ty = item::nameable(ty)?;
+    Some(quote!(#arrow #ty))
+}
+
+/// Fixes an async block's output type to the declared return type with an unreachable typed return,
+/// so that `?` inside the body knows what to convert to.
+fn typed_never(declared: &Type) -> Option<TokenStream> {
+    let ty = item::nameable(declared)?;
+    Some(quote! {
+        #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop)]
+        if false {
+            let __instrument_never: #ty = loop {};
+            return __instrument_never;
+        }
+    })
+}
+
+fn unraw(ident: &Ident) -> String {
+    let text = ident.to_string();
+    text.strip_prefix("r#").map_or(text.clone(), str::to_owned)
+}
