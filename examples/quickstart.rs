@@ -6,7 +6,9 @@
 use std::sync::Mutex;
 
 use instrument::handlers::SimpleSpanHandler;
-use instrument::{Event, EventEnvelope, EventHandler, SpanEnd, SpanHandler, SpanStart, current_span, span};
+use instrument::{
+    Event, EventEnvelope, EventHandler, SpanEnd, SpanHandler, SpanStart, current_span, span,
+};
 
 /// A typed event: the retriever found the query in its cache.
 #[derive(Event, serde::Serialize)]
@@ -28,12 +30,20 @@ impl SpanHandler for Printer {
     }
 
     fn prepare_to_exit_span(&self, args: String, end: &SpanEnd<'_>) {
-        println!("  ok    {:<24} {:>9.3?}  ({args})", end.name(), end.duration());
+        println!(
+            "  ok    {:<24} {:>9.3?}  ({args})",
+            end.name(),
+            end.duration()
+        );
     }
 
     fn prepare_to_drop_span(&self, args: String, end: &SpanEnd<'_>) {
         let error = end.error().unwrap_or_default();
-        println!("  error {:<24} {:>9.3?}  ({args}) -> {error}", end.name(), end.duration());
+        println!(
+            "  error {:<24} {:>9.3?}  ({args}) -> {error}",
+            end.name(),
+            end.duration()
+        );
     }
 }
 
@@ -44,7 +54,10 @@ struct CacheStats(Mutex<Vec<String>>);
 impl EventHandler for CacheStats {
     fn handle(&self, event: &EventEnvelope<'_>) {
         if let Some(hit) = event.downcast_ref::<CacheHit>() {
-            self.0.lock().unwrap().push(format!("{} ({} ms old)", hit.key, hit.age_ms));
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{} ({} ms old)", hit.key, hit.age_ms));
         }
     }
 }
@@ -64,7 +77,7 @@ impl Store {
             .map(|doc| (words.iter().filter(|w| doc.contains(*w)).count(), *doc))
             .filter(|(score, _)| *score > 0)
             .collect();
-        hits.sort_by(|a, b| b.0.cmp(&a.0));
+        hits.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
         hits.into_iter().take(top_k).map(|(_, doc)| doc).collect()
     }
 }
@@ -80,7 +93,10 @@ async fn embed(text: &str) -> Vec<f32> {
 async fn retrieve(store: &Store, query: &str, top_k: usize) -> Result<Vec<&'static str>, String> {
     let _vector = embed(query).await;
     if query.contains("span") {
-        instrument::get_dispatcher(module_path!()).event(CacheHit { key: query.to_owned(), age_ms: 42 });
+        instrument::get_dispatcher(module_path!()).event(CacheHit {
+            key: query.to_owned(),
+            age_ms: 42,
+        });
     }
     let hits = store.search(query, top_k);
     current_span().record("hits", hits.len());
@@ -95,7 +111,11 @@ async fn retrieve(store: &Store, query: &str, top_k: usize) -> Result<Vec<&'stat
 async fn answer(store: &Store, question: &str, api_key: &str) -> Result<String, String> {
     let context = retrieve(store, question, 2).await?;
     let _ = api_key;
-    Ok(format!("Based on {} documents: {}", context.len(), context.join(" / ")))
+    Ok(format!(
+        "Based on {} documents: {}",
+        context.len(),
+        context.join(" / ")
+    ))
 }
 
 #[tokio::main]
@@ -115,7 +135,11 @@ async fn main() {
     };
 
     println!("spans as they finish:");
-    for question in ["what is a span", "how do handlers see events", "quantum chromodynamics"] {
+    for question in [
+        "what is a span",
+        "how do handlers see events",
+        "quantum chromodynamics",
+    ] {
         match answer(&store, question, "sk-secret").await {
             Ok(text) => println!("answer: {text}"),
             Err(error) => println!("failed: {error}"),

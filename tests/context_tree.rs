@@ -69,7 +69,9 @@ fn root_op() -> usize {
 
 fn arg(span: &Seen, name: &str) -> String {
     let value = &span.args.iter().find(|(n, _)| n == name).unwrap().1;
-    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
 }
 
 #[test]
@@ -90,7 +92,11 @@ fn a_tree_across_threads_and_tasks_has_every_parent_right() {
         }
     };
     for span in &spans {
-        let parent = span.parent.map(|p| key(by_id.get(&p).unwrap_or_else(|| panic!("parent of {} missing", key(span)))));
+        let parent = span.parent.map(|p| {
+            key(by_id
+                .get(&p)
+                .unwrap_or_else(|| panic!("parent of {} missing", key(span))))
+        });
         let this = key(span);
         let expected = match this.split_once(' ') {
             None if this == "root_op" => None,

@@ -27,10 +27,16 @@ fn parent_is_the_nearest_registered_ancestor_and_children_are_reparented() {
     assert!(ptr::eq(leaf.parent().unwrap(), root()));
 
     let top = get_dispatcher("reparent");
-    assert!(ptr::eq(leaf.parent().unwrap(), top), "re-parented under `reparent`");
+    assert!(
+        ptr::eq(leaf.parent().unwrap(), top),
+        "re-parented under `reparent`"
+    );
 
     let middle = get_dispatcher("reparent::a::b");
-    assert!(ptr::eq(leaf.parent().unwrap(), middle), "then under the nearer `reparent::a::b`");
+    assert!(
+        ptr::eq(leaf.parent().unwrap(), middle),
+        "then under the nearer `reparent::a::b`"
+    );
     assert!(ptr::eq(middle.parent().unwrap(), top));
 
     // A sibling whose name merely shares a prefix is not a child.

@@ -3,7 +3,9 @@
 mod common;
 
 use common::recorder_on;
-use instrument::{EventEnvelope, EventHandler, Tags, current_span, get_dispatcher, instrument_tags};
+use instrument::{
+    EventEnvelope, EventHandler, Tags, current_span, get_dispatcher, instrument_tags,
+};
 use serde_json::json;
 
 #[derive(instrument::Event, serde::Serialize, Debug, PartialEq)]
@@ -19,12 +21,18 @@ fn every_handler_gets_an_envelope_with_id_time_span_and_tags() {
     let second = recorder_on(d);
     let before = chrono::Utc::now();
 
-    d.event(CacheHit { key: "outside".into(), age_ms: 1 });
+    d.event(CacheHit {
+        key: "outside".into(),
+        age_ms: 1,
+    });
     let mut inside_span = None;
     instrument_tags(Tags::from([("user", "ada")]), || {
         d.in_span("lookup", || {
             inside_span = current_span().id();
-            d.event(CacheHit { key: "inside".into(), age_ms: 2 });
+            d.event(CacheHit {
+                key: "inside".into(),
+                age_ms: 2,
+            });
         });
     });
 
@@ -41,19 +49,33 @@ fn every_handler_gets_an_envelope_with_id_time_span_and_tags() {
         assert_ne!(events[0].id, events[1].id);
         assert_eq!(events[0].id.get_version_num(), 4);
     }
-    assert_eq!(first.events()[1].id, second.events()[1].id, "one id per event, shared by handlers");
+    assert_eq!(
+        first.events()[1].id,
+        second.events()[1].id,
+        "one id per event, shared by handlers"
+    );
     let _ = before;
 }
 
-struct Typed(std::sync::Mutex<Vec<(String, u64, chrono::DateTime<chrono::Utc>, serde_json::Value)>>);
+/// What `Typed` keeps of each `CacheHit`: key, age, emission time, and the whole event as JSON.
+type Picked = (
+    String,
+    u64,
+    chrono::DateTime<chrono::Utc>,
+    serde_json::Value,
+);
+
+struct Typed(std::sync::Mutex<Vec<Picked>>);
 
 impl EventHandler for Typed {
     fn handle(&self, event: &EventEnvelope<'_>) {
         if let Some(hit) = event.downcast_ref::<CacheHit>() {
-            self.0
-                .lock()
-                .unwrap()
-                .push((hit.key.clone(), hit.age_ms, event.time(), event.to_json().unwrap()));
+            self.0.lock().unwrap().push((
+                hit.key.clone(),
+                hit.age_ms,
+                event.time(),
+                event.to_json().unwrap(),
+            ));
         }
     }
 }
@@ -63,8 +85,14 @@ fn handlers_downcast_to_the_concrete_type_and_read_json() {
     let d = get_dispatcher("events::typed");
     let typed = d.add_event_handler(Typed(std::sync::Mutex::default()));
     let before = chrono::Utc::now();
-    d.event(CacheHit { key: "k".into(), age_ms: 9 });
-    d.event(instrument::SpanDropEvent { span_id: instrument::SpanId::new("x"), err_str: "e".into() });
+    d.event(CacheHit {
+        key: "k".into(),
+        age_ms: 9,
+    });
+    d.event(instrument::SpanDropEvent {
+        span_id: instrument::SpanId::new("x"),
+        err_str: "e".into(),
+    });
     let seen = typed.0.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "only CacheHit is picked out");
     let (key, age, time, full) = &seen[0];
@@ -80,5 +108,8 @@ fn handlers_downcast_to_the_concrete_type_and_read_json() {
 fn an_event_on_a_dispatcher_without_handlers_reaches_no_one() {
     let d = get_dispatcher("events::none");
     assert_eq!(d.event_handler_count(), 0);
-    d.event(CacheHit { key: "nobody".into(), age_ms: 0 });
+    d.event(CacheHit {
+        key: "nobody".into(),
+        age_ms: 0,
+    });
 }

@@ -48,11 +48,22 @@ fn panicking_handlers_are_isolated_and_counted() {
     let before = handler_panics();
 
     let value = d.in_span("survives", || 42);
-    d.event(instrument::SpanDropEvent { span_id: instrument::SpanId::new("x"), err_str: String::new() });
+    d.event(instrument::SpanDropEvent {
+        span_id: instrument::SpanId::new("x"),
+        err_str: String::new(),
+    });
     let value_again = d.in_span("survives", || 43);
 
-    assert_eq!((value, value_again), (42, 43), "the user's code returns its value");
-    assert_eq!(recorder.by_name("survives").len(), 2, "the other handlers still ran");
+    assert_eq!(
+        (value, value_again),
+        (42, 43),
+        "the user's code returns its value"
+    );
+    assert_eq!(
+        recorder.by_name("survives").len(),
+        2,
+        "the other handlers still ran"
+    );
     assert_eq!(recorder.events().len(), 1);
     // Two spans × two panicking span handlers + one event; other tests in this binary add none.
     assert_eq!(handler_panics() - before, 5);
@@ -67,7 +78,10 @@ impl EventHandler for Reentrant {
     fn handle(&self, _: &EventEnvelope<'_>) {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let d = get_dispatcher("isolation::reentrant");
-        d.event(instrument::SpanDropEvent { span_id: instrument::SpanId::new("loop"), err_str: String::new() });
+        d.event(instrument::SpanDropEvent {
+            span_id: instrument::SpanId::new("loop"),
+            err_str: String::new(),
+        });
         d.in_span("from_handler", || ());
     }
 }
@@ -78,7 +92,10 @@ impl SpanHandler for Reentrant {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let d = get_dispatcher("isolation::reentrant");
         d.in_span("from_new_span", || ());
-        d.event(instrument::SpanDropEvent { span_id: instrument::SpanId::new("loop"), err_str: String::new() });
+        d.event(instrument::SpanDropEvent {
+            span_id: instrument::SpanId::new("loop"),
+            err_str: String::new(),
+        });
         Some(())
     }
     fn prepare_to_exit_span(&self, (): (), _: &SpanEnd<'_>) {
@@ -90,13 +107,18 @@ impl SpanHandler for Reentrant {
 #[test]
 fn a_handler_that_emits_does_not_recurse() {
     let d = get_dispatcher("isolation::reentrant");
-    let handler: &'static Reentrant = Box::leak(Box::new(Reentrant { calls: AtomicUsize::new(0) }));
+    let handler: &'static Reentrant = Box::leak(Box::new(Reentrant {
+        calls: AtomicUsize::new(0),
+    }));
     d.add_event_handler(Forward(handler));
     d.add_span_handler(Forward(handler));
     let recorder = recorder_on(d);
 
     d.in_span("outer", || ());
-    d.event(instrument::SpanDropEvent { span_id: instrument::SpanId::new("x"), err_str: String::new() });
+    d.event(instrument::SpanDropEvent {
+        span_id: instrument::SpanId::new("x"),
+        err_str: String::new(),
+    });
 
     // One span start and one event reached the handler; what it emitted itself was not dispatched.
     assert_eq!(handler.calls.load(Ordering::SeqCst), 2);

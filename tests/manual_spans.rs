@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use common::recorder_on;
-use instrument::{Arg, SpanEnd, SpanError, SpanHandler, SpanId, SpanStart, Tags, current_span, get_dispatcher};
+use instrument::{
+    Arg, SpanEnd, SpanError, SpanHandler, SpanId, SpanStart, Tags, current_span, get_dispatcher,
+};
 use serde_json::json;
 
 #[test]
@@ -15,7 +17,10 @@ fn guards_nest_and_carry_args_results_and_metadata() {
     let recorder = recorder_on(d);
     let top_k = 3usize;
     let query = "rust";
-    let mut outer = d.enter_span("outer", &[Arg::new("query", &query), Arg::new("top_k", &top_k)]);
+    let mut outer = d.enter_span(
+        "outer",
+        &[Arg::new("query", &query), Arg::new("top_k", &top_k)],
+    );
     let hits = outer.in_scope(|| {
         current_span().record("phase", "retrieval");
         d.in_span("inner", || {
@@ -29,7 +34,13 @@ fn guards_nest_and_carry_args_results_and_metadata() {
     let inner = recorder.one("inner");
     assert_eq!(inner.parent, Some(outer.id));
     assert_eq!(outer.parent, None);
-    assert_eq!(outer.args, [("query".to_owned(), json!("rust")), ("top_k".to_owned(), json!(3))]);
+    assert_eq!(
+        outer.args,
+        [
+            ("query".to_owned(), json!("rust")),
+            ("top_k".to_owned(), json!(3))
+        ]
+    );
     assert_eq!(outer.result, Some(json!(["a", "b"])));
     assert_eq!(outer.metadata, [("phase".to_owned(), json!("retrieval"))]);
     assert_eq!(inner.metadata, [("inner_only".to_owned(), json!(true))]);
@@ -41,18 +52,28 @@ fn by_id_calls_drive_spans_like_llamaindex() {
     let recorder = recorder_on(d);
     let parent = SpanId::new("Query.query");
     let child = SpanId::new("Retriever.retrieve");
-    d.span_enter(parent, &[], None, Tags::from([("session", "s1")])).unwrap();
+    d.span_enter(parent, &[], None, Tags::from([("session", "s1")]))
+        .unwrap();
     d.span_enter(child, &[], Some(parent), Tags::new()).unwrap();
-    assert_eq!(d.span_enter(child, &[], None, Tags::new()), Err(SpanError::DuplicateSpan(child)));
+    assert_eq!(
+        d.span_enter(child, &[], None, Tags::new()),
+        Err(SpanError::DuplicateSpan(child))
+    );
     d.span_drop(child, &"retriever timed out").unwrap();
     d.span_exit(parent, None).unwrap();
-    assert_eq!(d.span_exit(parent, None), Err(SpanError::UnknownSpan(parent)));
+    assert_eq!(
+        d.span_exit(parent, None),
+        Err(SpanError::UnknownSpan(parent))
+    );
 
     let seen_child = recorder.one("Retriever.retrieve");
     assert_eq!(seen_child.parent, Some(parent));
     assert!(!seen_child.exited);
     assert_eq!(seen_child.error.as_deref(), Some("retriever timed out"));
-    assert_eq!(recorder.one("Query.query").tags.get("session"), Some(&json!("s1")));
+    assert_eq!(
+        recorder.one("Query.query").tags.get("session"),
+        Some(&json!("s1"))
+    );
 }
 
 #[test]
@@ -64,8 +85,16 @@ fn a_panic_in_scope_drops_the_span_with_the_message() {
     let seen = recorder.one("boom");
     assert!(!seen.exited);
     assert_eq!(seen.error.as_deref(), Some("kaput 7"));
-    assert_eq!(current_span().id(), None, "current span restored after the panic");
-    let drops: Vec<_> = recorder.events().into_iter().filter(|e| e.class_name == "SpanDropEvent").collect();
+    assert_eq!(
+        current_span().id(),
+        None,
+        "current span restored after the panic"
+    );
+    let drops: Vec<_> = recorder
+        .events()
+        .into_iter()
+        .filter(|e| e.class_name == "SpanDropEvent")
+        .collect();
     assert_eq!(drops.len(), 1);
     assert_eq!(drops[0].json["err_str"], "kaput 7");
     assert_eq!(drops[0].span_id, Some(seen.id));

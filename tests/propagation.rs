@@ -4,8 +4,8 @@ mod common;
 
 use common::recorder_on;
 use instrument::{
-    PropagationError, Tags, capture_propagation_context, current_span, current_tags, get_dispatcher,
-    instrument_tags, restore_propagation_context, with_propagation_context,
+    PropagationError, Tags, capture_propagation_context, current_span, current_tags,
+    get_dispatcher, instrument_tags, restore_propagation_context, with_propagation_context,
 };
 use serde_json::json;
 
@@ -14,7 +14,11 @@ fn captured_context_makes_spans_elsewhere_children_of_the_captured_span() {
     let d = get_dispatcher("propagation::restore");
     let recorder = recorder_on(d);
 
-    assert_eq!(capture_propagation_context().to_json(), json!({}), "no span, no tags: an empty map");
+    assert_eq!(
+        capture_propagation_context().to_json(),
+        json!({}),
+        "no span, no tags: an empty map"
+    );
 
     let (parent, carried) = instrument_tags(Tags::from([("request", "r1")]), || {
         let mut guard = d.enter_span("sender", &[]);
@@ -41,7 +45,10 @@ fn captured_context_makes_spans_elsewhere_children_of_the_captured_span() {
 
     assert_eq!(recorder.one("receiver").parent, Some(parent));
     assert_eq!(recorder.one("receiver_guard").parent, Some(parent));
-    assert_eq!(recorder.one("receiver").tags.get("request"), Some(&json!("r1")));
+    assert_eq!(
+        recorder.one("receiver").tags.get("request"),
+        Some(&json!("r1"))
+    );
 }
 
 #[test]

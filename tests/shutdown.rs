@@ -35,7 +35,12 @@ fn shutdown_drops_open_spans_everywhere_and_closes_handlers_once() {
         std::future::pending::<()>().await;
         drop(guard);
     });
-    assert_eq!(parked.as_mut().poll(&mut Context::from_waker(Waker::noop())), Poll::Pending);
+    assert_eq!(
+        parked
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop())),
+        Poll::Pending
+    );
 
     // 4. A span opened by id.
     let by_id = SpanId::new("by_id");
@@ -53,15 +58,25 @@ fn shutdown_drops_open_spans_everywhere_and_closes_handlers_once() {
         })
         .collect();
     dropped.sort();
-    assert_eq!(dropped, ["blocked_on_thread", "by_id", "held_guard", "parked_future"]);
-    assert_eq!(recorder.closed.load(std::sync::atomic::Ordering::SeqCst), 2, "span and event sides closed");
+    assert_eq!(
+        dropped,
+        ["blocked_on_thread", "by_id", "held_guard", "parked_future"]
+    );
+    assert_eq!(
+        recorder.closed.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "span and event sides closed"
+    );
 
     // The owners finish later: no second end reaches the handlers.
     release_tx.send(()).unwrap();
     worker.join().unwrap();
     drop(guard);
     drop(parked);
-    assert!(d.span_exit(by_id, None).is_err(), "by-id span was ended by shutdown");
+    assert!(
+        d.span_exit(by_id, None).is_err(),
+        "by-id span was ended by shutdown"
+    );
     assert_eq!(recorder.ended().len(), 4);
 
     // A second shutdown is harmless: nothing open, nothing closed twice.

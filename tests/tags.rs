@@ -11,7 +11,12 @@ fn spans_and_events_carry_the_tags_of_their_scope() {
     let d = get_dispatcher("tags::scope");
     let recorder = recorder_on(d);
     instrument_tags(Tags::from([("user", "ada"), ("tier", "pro")]), || {
-        d.in_span("tagged", || d.event(instrument::SpanDropEvent { span_id: instrument::SpanId::new("e"), err_str: String::new() }));
+        d.in_span("tagged", || {
+            d.event(instrument::SpanDropEvent {
+                span_id: instrument::SpanId::new("e"),
+                err_str: String::new(),
+            })
+        });
         instrument_tags(Tags::from([("tier", "free")]), || d.in_span("inner", || ()));
     });
     d.in_span("untagged", || ());
@@ -19,8 +24,15 @@ fn spans_and_events_carry_the_tags_of_their_scope() {
     let tagged = recorder.one("tagged");
     assert_eq!(tagged.tags, Tags::from([("user", "ada"), ("tier", "pro")]));
     assert_eq!(recorder.events()[0].tags, tagged.tags);
-    assert_eq!(recorder.one("inner").tags, Tags::from([("tier", "free")]), "replaced, not merged");
-    assert!(recorder.one("untagged").tags.is_empty(), "restored after the scope");
+    assert_eq!(
+        recorder.one("inner").tags,
+        Tags::from([("tier", "free")]),
+        "replaced, not merged"
+    );
+    assert!(
+        recorder.one("untagged").tags.is_empty(),
+        "restored after the scope"
+    );
 }
 
 #[test]
@@ -29,7 +41,11 @@ fn each_thread_sees_only_its_own_tags() {
         let other = std::thread::spawn(current_tags).join().unwrap();
         assert!(other.is_empty(), "a plain thread does not inherit tags");
         let carried = instrument::thread::spawn(current_tags).join().unwrap();
-        assert_eq!(carried.get("thread"), Some(&json!("main")), "instrument::thread::spawn carries them");
+        assert_eq!(
+            carried.get("thread"),
+            Some(&json!("main")),
+            "instrument::thread::spawn carries them"
+        );
     });
 }
 
@@ -46,13 +62,16 @@ fn tags_survive_a_panic_in_the_scope() {
 async fn each_task_sees_only_its_own_tags_across_awaits_and_threads() {
     let mut tasks = Vec::new();
     for i in 0..8 {
-        tasks.push(tokio::spawn(instrument_tags_async(Tags::from([("task", i)]), async move {
-            for _ in 0..5 {
-                tokio::task::yield_now().await;
-                assert_eq!(current_tags().get("task"), Some(&json!(i)));
-            }
-            i
-        })));
+        tasks.push(tokio::spawn(instrument_tags_async(
+            Tags::from([("task", i)]),
+            async move {
+                for _ in 0..5 {
+                    tokio::task::yield_now().await;
+                    assert_eq!(current_tags().get("task"), Some(&json!(i)));
+                }
+                i
+            },
+        )));
     }
     for (i, task) in tasks.into_iter().enumerate() {
         assert_eq!(task.await.unwrap(), i);

@@ -110,7 +110,9 @@ pub fn type_name_of<T>(_: &T) -> &'static str {
 macro_rules! __instrument_capture {
     ($name:expr, $value:expr) => {{
         #[allow(unused_imports)]
-        use $crate::__private::{DebugView as _, NoDebugView as _, NoSerdeView as _, SerdeView as _};
+        use $crate::__private::{
+            DebugView as _, NoDebugView as _, NoSerdeView as _, SerdeView as _,
+        };
         let __instrument_value = $value;
         $crate::__private::Arg::from_parts(
             $name,
@@ -140,7 +142,9 @@ macro_rules! __instrument_capture_unless_secret {
 macro_rules! __instrument_error_text {
     ($error:expr) => {{
         #[allow(unused_imports)]
-        use $crate::__private::{DebugView as _, DisplayView as _, NoDebugView as _, NoDisplayView as _};
+        use $crate::__private::{
+            DebugView as _, DisplayView as _, NoDebugView as _, NoDisplayView as _,
+        };
         let __instrument_error = $error;
         $crate::__private::ErrorText::from_parts(
             (&&$crate::__private::Probe(__instrument_error)).__instrument_display(),
@@ -160,7 +164,10 @@ macro_rules! __instrument_finish {
         use $crate::__private::{SplitResult as _, SplitValue as _};
         match (&&$crate::__private::Probe($ret)).__instrument_split() {
             $crate::__private::Split::Ok(__instrument_ok) => {
-                $state.exit(::core::option::Option::Some($crate::__instrument_capture!("return", __instrument_ok)))
+                $state.exit(::core::option::Option::Some($crate::__instrument_capture!(
+                    "return",
+                    __instrument_ok
+                )))
             }
             $crate::__private::Split::Err(__instrument_err) => {
                 $state.fail($crate::__instrument_error_text!(__instrument_err))
@@ -179,5 +186,7 @@ macro_rules! __instrument_finish {
     }};
 }
 
-pub use crate::{__instrument_capture as capture, __instrument_capture_unless_secret as capture_unless_secret};
+pub use crate::{
+    __instrument_capture as capture, __instrument_capture_unless_secret as capture_unless_secret,
+};
 pub use crate::{__instrument_error_text as error_text, __instrument_finish as finish};

@@ -186,7 +186,14 @@ impl fmt::Debug for Arg<'_> {
 /// ```
 #[must_use]
 pub const fn is_sensitive_name(name: &str) -> bool {
-    const SECRETS: [&[u8]; 6] = [b"api_key", b"apikey", b"password", b"token", b"secret", b"authorization"];
+    const SECRETS: [&[u8]; 6] = [
+        b"api_key",
+        b"apikey",
+        b"password",
+        b"token",
+        b"secret",
+        b"authorization",
+    ];
     let mut bytes = name.as_bytes();
     if let [b'r', b'#', rest @ ..] = bytes {
         bytes = rest;

@@ -103,21 +103,23 @@ impl Callsite {
         };
         let cached = self.qualified.load(Ordering::Acquire);
         // SAFETY: `Qualified` values are leaked.
-        if let Some(cached) = unsafe { cached.cast_const().as_ref() } {
-            if ptr::eq(cached.instance, instance) {
-                return cached.name;
-            }
+        if let Some(cached) = unsafe { cached.cast_const().as_ref() }
+            && ptr::eq(cached.instance, instance)
+        {
+            return cached.name;
         }
         self.qualify_slow(instance)
     }
 
     #[cold]
     fn qualify_slow(&'static self, instance: &'static str) -> &'static str {
-        static TABLE: OnceLock<DashMap<(&'static str, &'static str), &'static Qualified>> = OnceLock::new();
+        static TABLE: OnceLock<DashMap<(&'static str, &'static str), &'static Qualified>> =
+            OnceLock::new();
         let table = TABLE.get_or_init(DashMap::new);
         let qualified = *table.entry((instance, self.name)).or_insert_with(|| {
-            let name = crate::intern::intern(&format!("{}.{}", short_type_name(instance), self.name))
-                .unwrap_or(self.name);
+            let name =
+                crate::intern::intern(&format!("{}.{}", short_type_name(instance), self.name))
+                    .unwrap_or(self.name);
             Box::leak(Box::new(Qualified { instance, name }))
         });
         self.qualified
@@ -136,7 +138,10 @@ fn short_type_name(full: &str) -> &str {
 mod tests {
     #[test]
     fn short_names() {
-        assert_eq!(super::short_type_name("a::b::Retriever<a::Store>"), "Retriever");
+        assert_eq!(
+            super::short_type_name("a::b::Retriever<a::Store>"),
+            "Retriever"
+        );
         assert_eq!(super::short_type_name("Plain"), "Plain");
     }
 }

@@ -83,7 +83,12 @@ pub(crate) struct Scope {
 impl Scope {
     #[inline]
     pub(crate) fn enter(id: SpanId) -> Self {
-        let prev = CURRENT.with(|c| c.replace(Some(Current { id, recording: true })));
+        let prev = CURRENT.with(|c| {
+            c.replace(Some(Current {
+                id,
+                recording: true,
+            }))
+        });
         let mark = RECORDED.with(|r| r.borrow().len());
         Self { prev, mark }
     }
@@ -169,7 +174,8 @@ impl CurrentSpan {
         let Some(current) = self.0.filter(|c| c.recording) else {
             return;
         };
-        let value = serde_json::to_value(value).unwrap_or_else(|e| Value::String(format!("<unserializable: {e}>")));
+        let value = serde_json::to_value(value)
+            .unwrap_or_else(|e| Value::String(format!("<unserializable: {e}>")));
         RECORDED.with(|r| r.borrow_mut().push((current.id, key.into(), value)));
     }
 }

@@ -15,7 +15,9 @@ use dashmap::DashMap;
 use crate::callsite::Callsite;
 use crate::context::{self, HandlerGuard};
 use crate::event::{Event, EventEnvelope};
-use crate::handler::{ErasedEventHandler, ErasedSpanHandler, EventHandler, HandlerCell, SpanHandler};
+use crate::handler::{
+    ErasedEventHandler, ErasedSpanHandler, EventHandler, HandlerCell, SpanHandler,
+};
 
 /// The handlers a span or event on one dispatcher reaches: its own, then its ancestors' up to the
 /// first with `propagate = false`.
@@ -30,11 +32,23 @@ impl Chain {
         self.span.is_empty() && self.event.is_empty()
     }
 
-    fn same_as(&self, span: &[&'static dyn ErasedSpanHandler], event: &[&'static dyn ErasedEventHandler]) -> bool {
+    fn same_as(
+        &self,
+        span: &[&'static dyn ErasedSpanHandler],
+        event: &[&'static dyn ErasedEventHandler],
+    ) -> bool {
         self.span.len() == span.len()
             && self.event.len() == event.len()
-            && self.span.iter().zip(span).all(|(a, b)| ptr::addr_eq(a.addr(), b.addr()))
-            && self.event.iter().zip(event).all(|(a, b)| ptr::addr_eq(a.addr(), b.addr()))
+            && self
+                .span
+                .iter()
+                .zip(span)
+                .all(|(a, b)| ptr::addr_eq(a.addr(), b.addr()))
+            && self
+                .event
+                .iter()
+                .zip(event)
+                .all(|(a, b)| ptr::addr_eq(a.addr(), b.addr()))
     }
 }
 
@@ -134,7 +148,11 @@ pub fn root() -> &'static Dispatcher {
 #[cold]
 fn register(name: &str) -> &'static Dispatcher {
     let is_root = name == ROOT_NAME;
-    let root = if is_root { None } else { Some(get_dispatcher(ROOT_NAME)) };
+    let root = if is_root {
+        None
+    } else {
+        Some(get_dispatcher(ROOT_NAME))
+    };
     let mut config = config();
     if let Some(found) = by_name().get(name) {
         return *found;
@@ -152,10 +170,11 @@ fn register(name: &str) -> &'static Dispatcher {
     // Re-parent descendants registered before this ancestor.
     let prefix = format!("{name}::");
     for d in &config.dispatchers {
-        if d.name.starts_with(&prefix) {
-            if let Some(parent) = nearest_ancestor(d.name) {
-                d.parent.store(ptr::from_ref(parent).cast_mut(), Ordering::Release);
-            }
+        if d.name.starts_with(&prefix)
+            && let Some(parent) = nearest_ancestor(d.name)
+        {
+            d.parent
+                .store(ptr::from_ref(parent).cast_mut(), Ordering::Release);
         }
     }
     rebuild(&mut config);
@@ -203,7 +222,10 @@ fn rebuild(config: &mut Config) {
 }
 
 /// Records a call site so that later changes reach its cache; returns its dispatcher's chain.
-pub(crate) fn register_callsite(callsite: &'static Callsite, dispatcher: &'static str) -> *mut Chain {
+pub(crate) fn register_callsite(
+    callsite: &'static Callsite,
+    dispatcher: &'static str,
+) -> *mut Chain {
     let d = get_dispatcher(dispatcher);
     let mut config = config();
     callsite.bind(d);

@@ -132,7 +132,8 @@ impl<'a> EventEnvelope<'a> {
             map.insert("timestamp".into(), Value::String(self.time().to_rfc3339()));
             map.insert(
                 "span_id".into(),
-                self.span_id.map_or(Value::Null, |id| Value::String(id.to_string())),
+                self.span_id
+                    .map_or(Value::Null, |id| Value::String(id.to_string())),
             );
             map.insert("tags".into(), self.tags.to_json());
             map.insert("class_name".into(), Value::String(self.class_name().into()));

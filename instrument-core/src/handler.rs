@@ -182,7 +182,9 @@ impl SpanSlot {
             if Self::fits::<S>() {
                 slot.as_mut_ptr().cast::<S>().write(span);
             } else {
-                slot.as_mut_ptr().cast::<*mut S>().write(Box::into_raw(Box::new(span)));
+                slot.as_mut_ptr()
+                    .cast::<*mut S>()
+                    .write(Box::into_raw(Box::new(span)));
             }
         }
         Self(slot)
@@ -224,9 +226,13 @@ impl<H: SpanHandler> ErasedSpanHandler for HandlerCell<H> {
         // SAFETY: the caller guarantees the slot holds an `H::Span`.
         let span = unsafe { slot.take::<H::Span>() };
         if end.is_exit() {
-            self.isolate("prepare_to_exit_span", || self.handler.prepare_to_exit_span(span, end));
+            self.isolate("prepare_to_exit_span", || {
+                self.handler.prepare_to_exit_span(span, end)
+            });
         } else {
-            self.isolate("prepare_to_drop_span", || self.handler.prepare_to_drop_span(span, end));
+            self.isolate("prepare_to_drop_span", || {
+                self.handler.prepare_to_drop_span(span, end)
+            });
         }
     }
 

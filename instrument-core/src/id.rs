@@ -44,9 +44,19 @@ pub(crate) fn next_low() -> NonZeroU64 {
         let (next, end) = range.get();
         let value = if next < end { next } else { refill(range) };
         range.set((value + 1, range.get().1));
-        // SAFETY of the niche: VARIANT sets the top bit, so the value is never zero.
-        NonZeroU64::new((value & COUNTER_MASK) | VARIANT).unwrap_or(NonZeroU64::MIN)
+        // VARIANT sets the top bit, so the value is never zero.
+        NonZeroU64::new(scramble(value) | VARIANT).unwrap_or(NonZeroU64::MIN)
     })
+}
+
+/// A bijection on 62-bit values, so that consecutive counters give unrelated-looking UUIDs (as
+/// LlamaIndex's random ones are) while staying unique: an odd multiplier and an xor-shift are both
+/// invertible modulo 2^62.
+#[inline]
+fn scramble(counter: u64) -> u64 {
+    let mut x = counter.wrapping_mul(0x9E37_79B9_7F4A_7C15) & COUNTER_MASK;
+    x ^= x >> 29;
+    x.wrapping_mul(0xBF58_476D_1CE4_E5B9) & COUNTER_MASK
 }
 
 #[cold]
@@ -201,11 +211,27 @@ mod tests {
     }
 
     #[test]
+    fn scrambling_keeps_ids_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for counter in (0..200_000u64).chain((1u64 << 61)..(1u64 << 61) + 1000) {
+            assert!(seen.insert(super::scramble(counter)));
+        }
+    }
+
+    #[test]
     fn bad_text_is_an_error() {
-        for bad in ["", "x", "name-not-a-uuid-at-all-but-long-enough-00", "-00000000-0000-0000-0000-000000000000"] {
+        for bad in [
+            "",
+            "x",
+            "name-not-a-uuid-at-all-but-long-enough-00",
+            "-00000000-0000-0000-0000-000000000000",
+        ] {
             assert!(bad.parse::<SpanId>().is_err(), "{bad:?}");
         }
         let nil = format!("n-{}", Uuid::nil());
-        assert!(matches!(nil.parse::<SpanId>(), Err(ParseSpanIdError::BadUuid(_))));
+        assert!(matches!(
+            nil.parse::<SpanId>(),
+            Err(ParseSpanIdError::BadUuid(_))
+        ));
     }
 }

@@ -52,9 +52,11 @@ pub mod __private;
 
 pub use args::{Arg, REDACTED, SerializeValue, is_sensitive_name};
 pub use clock::Timestamp;
-pub use context::{Context, ContextGuard, CurrentSpan, FutureExt, WithContext, current_span, thread};
 #[cfg(feature = "tokio")]
 pub use context::spawn;
+pub use context::{
+    Context, ContextGuard, CurrentSpan, FutureExt, WithContext, current_span, thread,
+};
 pub use dispatcher::{Dispatcher, ROOT_NAME, get_dispatcher, root, shutdown};
 pub use event::{Event, EventEnvelope};
 pub use events::SpanDropEvent;

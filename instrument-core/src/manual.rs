@@ -90,7 +90,8 @@ impl Drop for SpanGuard {
 }
 
 fn open_by_id() -> &'static Mutex<HashMap<SpanId, BoxedState>> {
-    static OPEN: std::sync::OnceLock<Mutex<HashMap<SpanId, BoxedState>>> = std::sync::OnceLock::new();
+    static OPEN: std::sync::OnceLock<Mutex<HashMap<SpanId, BoxedState>>> =
+        std::sync::OnceLock::new();
     OPEN.get_or_init(Default::default)
 }
 
@@ -111,7 +112,10 @@ impl Dispatcher {
     pub fn enter_span(&'static self, name: &'static str, args: &[Arg<'_>]) -> SpanGuard {
         let chain = self.chain();
         if chain.span.is_empty() && chain.event.is_empty() {
-            return SpanGuard { state: None, id: None };
+            return SpanGuard {
+                state: None,
+                id: None,
+            };
         }
         match SpanState::start(chain, name, self.name(), None, args) {
             Some(state) => {
@@ -122,7 +126,10 @@ impl Dispatcher {
                     state: Some(state),
                 }
             }
-            None => SpanGuard { state: None, id: None },
+            None => SpanGuard {
+                state: None,
+                id: None,
+            },
         }
     }
 
@@ -163,7 +170,14 @@ impl Dispatcher {
         if context::in_handler() {
             return Ok(());
         }
-        let mut state = Box::pin(SpanState::start_detached(self.chain(), id, parent, tags, self.name(), args));
+        let mut state = Box::pin(SpanState::start_detached(
+            self.chain(),
+            id,
+            parent,
+            tags,
+            self.name(),
+            args,
+        ));
         state.as_mut().register();
         open.insert(id, state);
         Ok(())

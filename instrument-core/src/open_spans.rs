@@ -55,8 +55,12 @@ impl LocalSlots {
                 .pop()
                 .unwrap_or_else(new_block);
             self.blocks.push(block);
-            self.free
-                .extend(block.slots.iter().filter(|s| s.state.load(Ordering::Acquire).is_null()));
+            self.free.extend(
+                block
+                    .slots
+                    .iter()
+                    .filter(|s| s.state.load(Ordering::Acquire).is_null()),
+            );
         }
     }
 }
@@ -101,10 +105,10 @@ pub(crate) fn register(state: *mut SpanCore) -> Option<&'static Slot> {
                 Some(slot) if slot.state.load(Ordering::Relaxed).is_null() => slot,
                 _ => loop {
                     local.refill();
-                    if let Some(slot) = local.free.pop() {
-                        if slot.state.load(Ordering::Relaxed).is_null() {
-                            break slot;
-                        }
+                    if let Some(slot) = local.free.pop()
+                        && slot.state.load(Ordering::Relaxed).is_null()
+                    {
+                        break slot;
                     }
                 },
             };

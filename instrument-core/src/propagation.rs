@@ -123,6 +123,9 @@ pub fn restore_propagation_context(value: &Value) -> Result<ContextGuard, Propag
 ///
 /// # Errors
 /// When `value` is malformed; `f` is then not run.
-pub fn with_propagation_context<R>(value: &Value, f: impl FnOnce() -> R) -> Result<R, PropagationError> {
+pub fn with_propagation_context<R>(
+    value: &Value,
+    f: impl FnOnce() -> R,
+) -> Result<R, PropagationError> {
     Ok(PropagationContext::from_json(value)?.to_context().scope(f))
 }

@@ -393,7 +393,11 @@ impl SpanCore {
     ///
     /// # Safety
     /// No one else accesses `spans` now or later.
-    pub(crate) unsafe fn end(&self, outcome: &Outcome<'_>, metadata: &[(Cow<'static, str>, Value)]) {
+    pub(crate) unsafe fn end(
+        &self,
+        outcome: &Outcome<'_>,
+        metadata: &[(Cow<'static, str>, Value)],
+    ) {
         let end = Timestamp::now();
         // SAFETY: exclusive by the caller's guarantee.
         let spans = unsafe { &mut *self.spans.get() };
@@ -498,7 +502,9 @@ impl SpanState {
         dispatcher: &'static str,
         args: &[Arg<'_>],
     ) -> Self {
-        Self::with_core(SpanCore::start(chain, id, parent, tags, dispatcher, None, args))
+        Self::with_core(SpanCore::start(
+            chain, id, parent, tags, dispatcher, None, args,
+        ))
     }
 
     fn with_core(core: SpanCore) -> Self {
@@ -589,10 +595,10 @@ impl SpanState {
         if std::mem::replace(&mut self.finished, true) {
             return;
         }
-        if let Some(slot) = self.slot.take() {
-            if !open_spans::release(slot) {
-                return; // shutdown ended it
-            }
+        if let Some(slot) = self.slot.take()
+            && !open_spans::release(slot)
+        {
+            return; // shutdown ended it
         }
         // SAFETY: we own the right to end the span: never registered, or released by us.
         unsafe { self.core.end(outcome, &self.metadata) };
@@ -641,7 +647,9 @@ impl<F: Future> Future for Instrumented<'_, F> {
 
 impl<F> fmt::Debug for Instrumented<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Instrumented").field("state", &*self.state).finish_non_exhaustive()
+        f.debug_struct("Instrumented")
+            .field("state", &*self.state)
+            .finish_non_exhaustive()
     }
 }
 

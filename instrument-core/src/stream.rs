@@ -49,10 +49,10 @@ impl<S: Stream> Stream for InstrumentedStream<S> {
             return stream.poll_next(cx);
         };
         let poll = state.as_mut().run(|| stream.poll_next(cx));
-        if let Poll::Ready(None) = poll {
-            if let Some(mut state) = this.state.take() {
-                state.as_mut().exit(None);
-            }
+        if let Poll::Ready(None) = poll
+            && let Some(mut state) = this.state.take()
+        {
+            state.as_mut().exit(None);
         }
         poll
     }

@@ -68,7 +68,11 @@ impl Tags {
     /// The tags as a JSON object.
     #[must_use]
     pub fn to_json(&self) -> Value {
-        Value::Object(self.iter().map(|(k, v)| (k.to_owned(), v.clone())).collect())
+        Value::Object(
+            self.iter()
+                .map(|(k, v)| (k.to_owned(), v.clone()))
+                .collect(),
+        )
     }
 }
 
@@ -80,8 +84,15 @@ impl std::fmt::Debug for Tags {
 
 impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Tags {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let map: BTreeMap<String, Value> = iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-        if map.is_empty() { Self(None) } else { Self(Some(Arc::new(map))) }
+        let map: BTreeMap<String, Value> = iter
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        if map.is_empty() {
+            Self(None)
+        } else {
+            Self(Some(Arc::new(map)))
+        }
     }
 }
 
@@ -93,7 +104,11 @@ impl<K: Into<String>, V: Into<Value>, const N: usize> From<[(K, V); N]> for Tags
 
 impl From<BTreeMap<String, Value>> for Tags {
     fn from(map: BTreeMap<String, Value>) -> Self {
-        if map.is_empty() { Self(None) } else { Self(Some(Arc::new(map))) }
+        if map.is_empty() {
+            Self(None)
+        } else {
+            Self(Some(Arc::new(map)))
+        }
     }
 }
 

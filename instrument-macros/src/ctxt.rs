@@ -54,9 +54,10 @@ impl Ctxt {
 
 impl Drop for Ctxt {
     fn drop(&mut self) {
-        if !thread::panicking() && self.errors.borrow().is_some() {
-            panic!("a Ctxt was dropped without being checked");
-        }
+        assert!(
+            thread::panicking() || self.errors.borrow().is_none(),
+            "a Ctxt was dropped without being checked"
+        );
     }
 }
 
@@ -69,7 +70,11 @@ pub struct Attr<'c, T> {
 
 impl<'c, T> Attr<'c, T> {
     pub fn none(cx: &'c Ctxt, name: &'static str) -> Self {
-        Self { cx, name, value: None }
+        Self {
+            cx,
+            name,
+            value: None,
+        }
     }
 
     /// Sets the option, written as `tokens`; reports a duplicate on `tokens` if it was already set.

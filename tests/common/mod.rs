@@ -48,7 +48,10 @@ impl Recorder {
     }
 
     pub fn by_name(&self, name: &str) -> Vec<Seen> {
-        self.ended().into_iter().filter(|s| s.name == name).collect()
+        self.ended()
+            .into_iter()
+            .filter(|s| s.name == name)
+            .collect()
     }
 
     pub fn one(&self, name: &str) -> Seen {
@@ -87,7 +90,8 @@ impl SpanHandler for Recorder {
     }
 
     fn close(&self) {
-        self.closed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.closed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -123,7 +127,8 @@ impl EventHandler for Recorder {
     }
 
     fn close(&self) {
-        self.closed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.closed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

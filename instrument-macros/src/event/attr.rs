@@ -37,7 +37,8 @@ pub fn parse(cx: &Ctxt, input: &DeriveInput) -> EventArgs {
             if option.is_ident(NAME) {
                 match meta.value()?.parse::<Expr>()? {
                     Expr::Lit(ExprLit {
-                        lit: Lit::Str(text), ..
+                        lit: Lit::Str(text),
+                        ..
                     }) => name.set(option, text),
                     other => cx.error_spanned_by(
                         other,

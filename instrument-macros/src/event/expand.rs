@@ -25,12 +25,15 @@ pub fn event(input: &DeriveInput, args: &EventArgs) -> TokenStream {
             __instrument::__private::serde_json::to_value(self)
         }
     };
-    wrap(
-        input,
-        &args.krate(),
-        &quote!(Self: __instrument::__private::serde::Serialize + 'static),
-        &body,
-    )
+    // A generic type is an event for the parameters that make it `Serialize + 'static`. A plain
+    // type gets no such bound: a missing `Serialize` is then one error, at the derive, rather than
+    // an impl that silently does not apply and an error at every use.
+    let bound = if input.generics.params.is_empty() {
+        None
+    } else {
+        Some(quote!(Self: __instrument::__private::serde::Serialize + 'static))
+    };
+    wrap(input, &args.krate(), bound, &body)
 }
 
 /// The impl that stands in when the input was rejected, so that uses of the type as an `Event`
@@ -48,25 +51,30 @@ pub fn fallback(input: &DeriveInput, krate: &Path) -> TokenStream {
             ::core::unreachable!()
         }
     };
-    wrap(input, krate, &quote!(Self: 'static), &body)
+    wrap(input, krate, Some(quote!(Self: 'static)), &body)
 }
 
-fn wrap(input: &DeriveInput, krate: &Path, bound: &TokenStream, body: &TokenStream) -> TokenStream {
+fn wrap(
+    input: &DeriveInput,
+    krate: &Path,
+    bound: Option<TokenStream>,
+    body: &TokenStream,
+) -> TokenStream {
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let mut predicates: Vec<TokenStream> = where_clause
         .iter()
         .flat_map(|clause| clause.predicates.iter().map(ToTokens::to_token_stream))
         .collect();
-    predicates.push(bound.clone());
+    predicates.extend(bound);
+    let where_clause = (!predicates.is_empty()).then(|| quote!(where #(#predicates),*));
     quote! {
         const _: () = {
             use #krate as __instrument;
 
             #[automatically_derived]
             impl #impl_generics __instrument::Event for #ident #ty_generics
-            where
-                #(#predicates),*
+            #where_clause
             {
                 #body
             }

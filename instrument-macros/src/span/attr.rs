@@ -16,7 +16,8 @@ pub const SKIP_ALL: &str = "skip_all";
 pub const SKIP_RET: &str = "skip_ret";
 pub const CAPTURE: &str = "capture";
 
-const OPTIONS: &str = "`name`, `dispatcher`, `skip(..)`, `skip_all`, `skip_ret`, `capture(..)`, `crate`";
+const OPTIONS: &str =
+    "`name`, `dispatcher`, `skip(..)`, `skip_all`, `skip_ret`, `capture(..)`, `crate`";
 
 /// What `#[span(...)]` said. Tokens are the user's own, so errors can point at them.
 pub struct SpanArgs {
@@ -64,7 +65,8 @@ pub fn parse(cx: &Ctxt, tokens: TokenStream) -> SpanArgs {
         if option.is_ident(NAME) {
             match meta.value()?.parse::<Expr>()? {
                 Expr::Lit(ExprLit {
-                    lit: Lit::Str(text), ..
+                    lit: Lit::Str(text),
+                    ..
                 }) => name.set(option, text),
                 other => cx.error_spanned_by(
                     other,

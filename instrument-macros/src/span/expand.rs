@@ -12,64 +12,21 @@ pub fn function(args: &SpanArgs, func: &ItemFn) -> TokenStream {
     let krate = args.krate();
     let start = start(args, func, &krate);
     let body = &func.body;
+    let output = &func.sig.output;
     let inner = if func.sig.asyncness.is_some() {
-        let declared = match &func.sig.output {
-            ReturnType::Default => None,
-            ReturnType::Type(_, ty) => Some(&**ty).filter(|ty| !item::is_unit(ty)),
-        };
-        let mode = finish_mode(args, declared.is_none());
-        let never = declared.and_then(typed_never);
-        let instrumented = await_in_span(&krate, &mode);
-        quote! {
-            #start
-            let __instrument_fut = async move { #never #body };
-            #instrumented
-        }
+        async_fn(args, &krate, output, body)
     } else {
         match func.returns() {
-            Returns::ImplFuture { output } => {
-                let mode = finish_mode(args, output.is_some_and(item::is_unit));
-                let instrumented = await_in_span(&krate, &mode);
-                let annotation = returned(&func.sig.output);
-                quote! {
-                    #start
-                    let __instrument_make = move || #annotation #body;
-                    let __instrument_fut = ::core::convert::identity(__instrument_make)();
-                    async move { #instrumented }
-                }
+            Returns::ImplFuture { output: value } => {
+                let mode = finish_mode(args, value.is_some_and(item::is_unit));
+                impl_future(&krate, &mode, output, body)
             }
             Returns::ImplStream => quote! {
-                #start
                 #krate::__private::InstrumentedStream::start(__instrument_state, move || #body)
             },
-            // The body never returns: no value to record, and no code after it.
-            Returns::Never => quote! {
-                #start
-                let __instrument_body = move || #body;
-                match __instrument_state {
-                    ::core::option::Option::None => ::core::convert::identity(__instrument_body)(),
-                    ::core::option::Option::Some(__instrument_state) => {
-                        ::core::pin::pin!(__instrument_state).as_mut().run(__instrument_body)
-                    }
-                }
-            },
-            returns @ (Returns::Unit | Returns::Value) => {
-                let mode = finish_mode(args, matches!(returns, Returns::Unit));
-                let annotation = returned(&func.sig.output);
-                quote! {
-                    #start
-                    let __instrument_body = move || #annotation #body;
-                    match __instrument_state {
-                        ::core::option::Option::None => ::core::convert::identity(__instrument_body)(),
-                        ::core::option::Option::Some(__instrument_state) => {
-                            let mut __instrument_state = ::core::pin::pin!(__instrument_state);
-                            let __instrument_ret = __instrument_state.as_mut().run(__instrument_body);
-                            #krate::__private::finish!(__instrument_state.as_mut(), &__instrument_ret, #mode);
-                            __instrument_ret
-                        }
-                    }
-                }
-            }
+            Returns::Never => never(output, body),
+            Returns::Unit => sync(&krate, &finish_mode(args, true), output, body),
+            Returns::Value => sync(&krate, &finish_mode(args, false), output, body),
         }
     };
 
@@ -84,31 +41,97 @@ pub fn function(args: &SpanArgs, func: &ItemFn) -> TokenStream {
         #(#attrs)*
         #vis #sig {
             #(#inner_attrs)*
+            #start
             #inner
         }
     }
 }
 
+/// A plain function: the body runs in a closure, so that its `return`s and `?`s end there and the
+/// span sees them.
+fn sync(krate: &Path, mode: &TokenStream, output: &ReturnType, body: &TokenStream) -> TokenStream {
+    let annotation = returned(output);
+    quote! {
+        let __instrument_body = move || #annotation #body;
+        match __instrument_state {
+            ::core::option::Option::None => ::core::convert::identity(__instrument_body)(),
+            ::core::option::Option::Some(__instrument_state) => {
+                let mut __instrument_state = ::core::pin::pin!(__instrument_state);
+                let __instrument_ret = __instrument_state.as_mut().run(__instrument_body);
+                #krate::__private::finish!(__instrument_state.as_mut(), &__instrument_ret, #mode);
+                __instrument_ret
+            }
+        }
+    }
+}
+
+/// A function returning `!`: no value to record, and no code after the body.
+fn never(output: &ReturnType, body: &TokenStream) -> TokenStream {
+    let annotation = returned(output);
+    quote! {
+        let __instrument_body = move || #annotation #body;
+        match __instrument_state {
+            ::core::option::Option::None => ::core::convert::identity(__instrument_body)(),
+            ::core::option::Option::Some(__instrument_state) => {
+                ::core::pin::pin!(__instrument_state).as_mut().run(__instrument_body)
+            }
+        }
+    }
+}
+
+/// An `async fn` stays one: the body becomes an async block awaited inside the span.
+fn async_fn(args: &SpanArgs, krate: &Path, output: &ReturnType, body: &TokenStream) -> TokenStream {
+    let declared = match output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) => Some(&**ty).filter(|ty| !item::is_unit(ty)),
+    };
+    let mode = finish_mode(args, declared.is_none());
+    let never = declared.and_then(typed_never);
+    let instrumented = await_in_span(krate, &mode);
+    quote! {
+        let __instrument_fut = async move { #never #body };
+        #instrumented
+    }
+}
+
+/// A function returning `impl Future`: the body runs at the call to make the future, and the
+/// returned future awaits it inside the span.
+fn impl_future(
+    krate: &Path,
+    mode: &TokenStream,
+    output: &ReturnType,
+    body: &TokenStream,
+) -> TokenStream {
+    let annotation = returned(output);
+    let instrumented = await_in_span(krate, mode);
+    quote! {
+        let __instrument_make = move || #annotation #body;
+        let __instrument_fut = ::core::convert::identity(__instrument_make)();
+        async move { #instrumented }
+    }
+}
+
 /// The call site static, and the span state: `None` when no handler listens.
 fn start(args: &SpanArgs, func: &ItemFn, krate: &Path) -> TokenStream {
-    let (name, constructor) = match &args.name {
-        Some(name) => (name.clone(), quote!(new)),
-        None => {
-            let name = LitStr::new(&unraw(&func.sig.ident), func.sig.ident.span());
-            let constructor = if func.is_method() {
-                quote!(method)
-            } else {
-                quote!(new)
-            };
-            (name, constructor)
+    let (name, constructor) = if let Some(name) = &args.name {
+        (name.clone(), quote!(new))
+    } else {
+        let ident = &func.sig.ident;
+        let name = LitStr::new(&unraw(ident), ident.span());
+        if func.is_method() {
+            (name, quote!(method))
+        } else {
+            (name, quote!(new))
         }
     };
-    let dispatcher = match &args.dispatcher {
-        Some(dispatcher) => dispatcher.to_token_stream(),
-        None => quote!(::core::module_path!()),
-    };
+    let dispatcher = args
+        .dispatcher
+        .as_ref()
+        .map_or_else(|| quote!(::core::module_path!()), ToTokens::to_token_stream);
     let instance = if func.is_method() {
-        quote!(::core::option::Option::Some(::core::any::type_name::<Self>()))
+        quote!(::core::option::Option::Some(
+            ::core::any::type_name::<Self>()
+        ))
     } else {
         quote!(::core::option::Option::None)
     };

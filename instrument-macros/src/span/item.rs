@@ -68,8 +68,28 @@ impl Parse for Speculative {
     }
 }
 
+/// A function declaration without a body, as in a trait: `attrs vis sig;`.
+struct Declaration(Signature);
+
+impl Parse for Declaration {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        input.call(Attribute::parse_outer)?;
+        input.parse::<Visibility>()?;
+        let sig = input.parse()?;
+        input.parse::<syn::Token![;]>()?;
+        Ok(Self(sig))
+    }
+}
+
 /// Reports `#[span]` on something that is not a function, on the item's keyword and name.
 fn not_a_function(cx: &Ctxt, item: TokenStream) {
+    if let Ok(Declaration(sig)) = syn::parse2(item.clone()) {
+        cx.error_spanned_by(
+            head(&sig.fn_token, &sig.ident),
+            "#[span] needs a function body to instrument; put it on the implementations instead",
+        );
+        return;
+    }
     let Ok(parsed) = syn::parse2::<Item>(item.clone()) else {
         cx.error_spanned_by(item, "#[span] applies to functions and methods");
         return;

@@ -38,7 +38,10 @@ fn names_exist(cx: &Ctxt, args: &SpanArgs, func: &ItemFn) {
             } else if !bound.contains(&name) {
                 cx.error_spanned_by(
                     name,
-                    format_args!("`{option}({name})` names no argument of `{}`", func.sig.ident),
+                    format_args!(
+                        "`{option}({name})` names no argument of `{}`",
+                        func.sig.ident
+                    ),
                 );
             }
         }

@@ -1,0 +1,11 @@
+use instrument::Event;
+
+#[derive(Event, serde::Serialize)]
+#[event(name = CacheHit)]
+struct CacheHit {
+    key: String,
+}
+
+fn main() {
+    let _ = CacheHit { key: String::new() };
+}

@@ -1,0 +1,8 @@
+use instrument::span;
+
+#[span]
+const TOP_K: usize = 2;
+
+fn main() {
+    let _ = TOP_K;
+}

@@ -1,0 +1,8 @@
+use instrument::span;
+
+trait Retrieve {
+    #[span]
+    fn retrieve(&self, query: &str) -> usize;
+}
+
+fn main() {}
