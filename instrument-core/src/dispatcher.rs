@@ -321,21 +321,13 @@ impl Dispatcher {
     /// on it.
     pub fn remove_span_handler<H: SpanHandler>(&self, handler: &H) -> bool {
         let addr = ptr::from_ref(handler).cast::<()>();
-        self.change(|own| {
-            let before = own.span.len();
-            own.span.retain(|h| !ptr::addr_eq(h.addr(), addr));
-            before != own.span.len()
-        })
+        self.change(|own| remove_by_addr(&mut own.span, addr, |h| h.addr()))
     }
 
     /// Removes an event handler added here; `false` if it was not.
     pub fn remove_event_handler<H: EventHandler>(&self, handler: &H) -> bool {
         let addr = ptr::from_ref(handler).cast::<()>();
-        self.change(|own| {
-            let before = own.event.len();
-            own.event.retain(|h| !ptr::addr_eq(h.addr(), addr));
-            before != own.event.len()
-        })
+        self.change(|own| remove_by_addr(&mut own.event, addr, |h| h.addr()))
     }
 
     fn change<R>(&self, f: impl FnOnce(&mut Own) -> R) -> R {
@@ -375,6 +367,17 @@ impl Dispatcher {
             handler.handle(&envelope);
         }
     }
+}
+
+/// Removes the handler at `addr` from `list`; whether it was there.
+fn remove_by_addr<T: ?Sized>(
+    list: &mut Vec<&'static T>,
+    addr: *const (),
+    addr_of: impl Fn(&T) -> *const (),
+) -> bool {
+    let before = list.len();
+    list.retain(|h| !ptr::addr_eq(addr_of(h), addr));
+    before != list.len()
 }
 
 /// Drops every open span with `"dispatcher shutdown"`, then calls `close` on every handler once.

@@ -7,6 +7,7 @@
 
 mod ctxt;
 mod event;
+mod option;
 mod path;
 mod span;
 

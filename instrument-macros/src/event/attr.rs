@@ -1,8 +1,9 @@
 //! The options of `#[event(...)]` on a type deriving `Event`.
 
-use syn::{DeriveInput, Expr, ExprLit, Lit, LitStr, Path};
+use syn::{DeriveInput, LitStr, Path};
 
-use crate::ctxt::{Attr, Ctxt, skip_option};
+use crate::ctxt::{Attr, Ctxt};
+use crate::option;
 use crate::path::{self, CRATE};
 
 /// The helper attribute's name.
@@ -35,27 +36,15 @@ pub fn parse(cx: &Ctxt, input: &DeriveInput) -> EventArgs {
         let parsed = attr.parse_nested_meta(|meta| {
             let option = &meta.path;
             if option.is_ident(NAME) {
-                match meta.value()?.parse::<Expr>()? {
-                    Expr::Lit(ExprLit {
-                        lit: Lit::Str(text),
-                        ..
-                    }) => name.set(option, text),
-                    other => cx.error_spanned_by(
-                        other,
-                        "the event name must be a string literal, as in `name = \"CacheHit\"`",
-                    ),
+                let example =
+                    "the event name must be a string literal, as in `name = \"CacheHit\"`";
+                if let Some(text) = option::string_literal(cx, &meta, example)? {
+                    name.set(option, text);
                 }
             } else if option.is_ident(CRATE) {
                 krate.set(option, path::parse_value(&meta)?);
             } else {
-                cx.error_spanned_by(
-                    option,
-                    format_args!(
-                        "unknown option `{}` of #[event]; expected one of {OPTIONS}",
-                        quote::quote!(#option).to_string().replace(' ', "")
-                    ),
-                );
-                skip_option(&meta)?;
+                option::unknown(cx, &meta, EVENT, OPTIONS)?;
             }
             Ok(())
         });

@@ -4,9 +4,10 @@
 use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
-use syn::{Expr, ExprLit, Ident, Lit, LitStr, Path};
+use syn::{Expr, Ident, LitStr, Path};
 
 use crate::ctxt::{Attr, Ctxt, at_option_end, skip_option};
+use crate::option;
 use crate::path::{self, CRATE};
 
 pub const NAME: &str = "name";
@@ -63,15 +64,9 @@ pub fn parse(cx: &Ctxt, tokens: TokenStream) -> SpanArgs {
     let parser = syn::meta::parser(|meta| {
         let option = &meta.path;
         if option.is_ident(NAME) {
-            match meta.value()?.parse::<Expr>()? {
-                Expr::Lit(ExprLit {
-                    lit: Lit::Str(text),
-                    ..
-                }) => name.set(option, text),
-                other => cx.error_spanned_by(
-                    other,
-                    "the span name must be a string literal, as in `name = \"retrieve\"`",
-                ),
+            let example = "the span name must be a string literal, as in `name = \"retrieve\"`";
+            if let Some(text) = option::string_literal(cx, &meta, example)? {
+                name.set(option, text);
             }
         } else if option.is_ident(DISPATCHER) {
             dispatcher.set(option, meta.value()?.parse::<Expr>()?);
@@ -88,14 +83,7 @@ pub fn parse(cx: &Ctxt, tokens: TokenStream) -> SpanArgs {
         } else if option.is_ident(CRATE) {
             krate.set(option, path::parse_value(&meta)?);
         } else {
-            cx.error_spanned_by(
-                option,
-                format_args!(
-                    "unknown option `{}` of #[span]; expected one of {OPTIONS}",
-                    quote::quote!(#option).to_string().replace(' ', "")
-                ),
-            );
-            skip_option(&meta)?;
+            option::unknown(cx, &meta, "span", OPTIONS)?;
         }
         Ok(())
     });
