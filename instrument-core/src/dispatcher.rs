@@ -351,17 +351,7 @@ impl Dispatcher {
     }
 
     fn dispatch_event(&self, chain: &'static Chain, event: &dyn Event) {
-        let (high, low) = crate::id::event_uuid_parts();
-        let tags = context::tags();
-        let envelope = EventEnvelope {
-            high,
-            low,
-            timestamp: crate::clock::Timestamp::now(),
-            span_id: context::current_id(),
-            tags: &tags,
-            payload: event,
-            dispatcher: self.name,
-        };
+        let envelope = EventEnvelope::new(event, self.name);
         let _guard = HandlerGuard::enter();
         for handler in &chain.event {
             handler.handle(&envelope);
@@ -403,4 +393,29 @@ pub fn shutdown() {
             h.close();
         }
     }
+}
+
+/// The dispatcher of this module (or of the name given), looked up once per call site and cached in a
+/// `static`, so that emitting an event costs no map lookup:
+///
+/// ```
+/// # #[derive(serde::Serialize)] struct Ping;
+/// # impl instrument_core::Event for Ping {
+/// #     fn class_name(&self) -> &'static str { "Ping" }
+/// #     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> { serde_json::to_value(self) }
+/// # }
+/// instrument_core::dispatcher!().event(Ping);                 // this module's dispatcher
+/// instrument_core::dispatcher!("my_app::rag").event(Ping);    // a named one
+/// assert_eq!(instrument_core::dispatcher!("my_app::rag").name(), "my_app::rag");
+/// ```
+#[macro_export]
+macro_rules! dispatcher {
+    () => {
+        $crate::dispatcher!(::core::module_path!())
+    };
+    ($name:expr) => {{
+        static DISPATCHER: ::std::sync::OnceLock<&'static $crate::Dispatcher> =
+            ::std::sync::OnceLock::new();
+        *DISPATCHER.get_or_init(|| $crate::get_dispatcher($name))
+    }};
 }

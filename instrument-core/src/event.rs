@@ -1,6 +1,7 @@
 //! Events: typed records of one moment, and the envelope handlers receive them in.
 
 use std::any::Any;
+use std::cell::OnceCell;
 use std::num::NonZeroU64;
 
 use chrono::{DateTime, Utc};
@@ -44,46 +45,76 @@ pub trait Event: Any {
 
 /// An event as handlers receive it: the payload plus what the dispatcher adds to every event, its id,
 /// timestamp, the span open at emission and the tags active then.
-#[derive(Clone, Copy)]
+///
+/// Handlers run synchronously on the emitting thread, so these are read the first time a handler asks
+/// and then shared by all handlers of the event: an event that no handler timestamps costs no clock
+/// read. The timestamp is therefore the moment of dispatch to the first handler that reads it.
 pub struct EventEnvelope<'a> {
-    pub(crate) high: u64,
-    pub(crate) low: NonZeroU64,
-    pub(crate) timestamp: Timestamp,
-    pub(crate) span_id: Option<SpanId>,
-    pub(crate) tags: &'a Tags,
-    pub(crate) payload: &'a dyn Event,
-    pub(crate) dispatcher: &'static str,
+    id: OnceCell<(u64, NonZeroU64)>,
+    timestamp: OnceCell<Timestamp>,
+    span_id: OnceCell<Option<SpanId>>,
+    tags: OnceCell<Tags>,
+    payload: &'a dyn Event,
+    dispatcher: &'static str,
 }
 
 impl<'a> EventEnvelope<'a> {
-    /// The event's id, a UUID v4 in form (`id_` in LlamaIndex).
+    /// An envelope whose id, time, span and tags are read from the emitting thread when first asked.
+    pub(crate) fn new(payload: &'a dyn Event, dispatcher: &'static str) -> Self {
+        Self {
+            id: OnceCell::new(),
+            timestamp: OnceCell::new(),
+            span_id: OnceCell::new(),
+            tags: OnceCell::new(),
+            payload,
+            dispatcher,
+        }
+    }
+
+    /// An envelope with its time, span and tags given.
+    pub(crate) fn with_context(
+        payload: &'a dyn Event,
+        dispatcher: &'static str,
+        timestamp: Timestamp,
+        span_id: Option<SpanId>,
+        tags: Tags,
+    ) -> Self {
+        let envelope = Self::new(payload, dispatcher);
+        let _ = envelope.timestamp.set(timestamp);
+        let _ = envelope.span_id.set(span_id);
+        let _ = envelope.tags.set(tags);
+        envelope
+    }
+
+    /// The event's id, a UUID v4 in form (`id_` in `LlamaIndex`).
     #[must_use]
     pub fn id(&self) -> Uuid {
-        Uuid::from_u64_pair(self.high, self.low.get())
+        let (high, low) = *self.id.get_or_init(crate::id::event_uuid_parts);
+        Uuid::from_u64_pair(high, low.get())
     }
 
     /// When the event was emitted.
     #[must_use]
     pub fn timestamp(&self) -> Timestamp {
-        self.timestamp
+        *self.timestamp.get_or_init(Timestamp::now)
     }
 
     /// When the event was emitted, as wall-clock time.
     #[must_use]
     pub fn time(&self) -> DateTime<Utc> {
-        self.timestamp.to_utc()
+        self.timestamp().to_utc()
     }
 
     /// The span open where the event was emitted.
     #[must_use]
     pub fn span_id(&self) -> Option<SpanId> {
-        self.span_id
+        *self.span_id.get_or_init(crate::context::current_id)
     }
 
     /// The tags active where the event was emitted.
     #[must_use]
-    pub fn tags(&self) -> &'a Tags {
-        self.tags
+    pub fn tags(&self) -> &Tags {
+        self.tags.get_or_init(crate::context::tags)
     }
 
     /// The name of the dispatcher the event was emitted on.
@@ -132,10 +163,10 @@ impl<'a> EventEnvelope<'a> {
             map.insert("timestamp".into(), Value::String(self.time().to_rfc3339()));
             map.insert(
                 "span_id".into(),
-                self.span_id
+                self.span_id()
                     .map_or(Value::Null, |id| Value::String(id.to_string())),
             );
-            map.insert("tags".into(), self.tags.to_json());
+            map.insert("tags".into(), self.tags().to_json());
             map.insert("class_name".into(), Value::String(self.class_name().into()));
         }
         Ok(value)
@@ -147,8 +178,8 @@ impl std::fmt::Debug for EventEnvelope<'_> {
         f.debug_struct("EventEnvelope")
             .field("class_name", &self.class_name())
             .field("id", &self.id())
-            .field("span_id", &self.span_id)
-            .field("tags", self.tags)
+            .field("span_id", &self.span_id())
+            .field("tags", self.tags())
             .field("payload", &self.payload.to_json().ok())
             .finish()
     }

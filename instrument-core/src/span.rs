@@ -434,16 +434,13 @@ impl SpanCore {
             span_id: self.id,
             err_str: outcome_error(outcome).unwrap_or_default(),
         };
-        let (high, low) = crate::id::event_uuid_parts();
-        let envelope = EventEnvelope {
-            high,
-            low,
-            timestamp: at,
-            span_id: Some(self.id),
-            tags: &self.tags,
-            payload: &event,
-            dispatcher: self.dispatcher,
-        };
+        let envelope = EventEnvelope::with_context(
+            &event,
+            self.dispatcher,
+            at,
+            Some(self.id),
+            self.tags.clone(),
+        );
         for handler in &self.chain.event {
             handler.handle(&envelope);
         }

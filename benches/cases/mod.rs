@@ -1,0 +1,302 @@
+//! The work each benchmark case does, written once per library so that every case does the same work
+//! in each: `#[instrument::span]`, `tracing::instrument` and `fastrace::trace` on identical bodies.
+#![allow(dead_code, missing_docs, clippy::missing_panics_doc)]
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::sync::{Mutex, Once, OnceLock};
+use std::time::Instant;
+
+use fastrace::collector::{Config, Reporter, SpanContext, SpanRecord};
+use instrument::handlers::SimpleSpanHandler;
+use instrument::{EventEnvelope, EventHandler, SpanEnd, SpanHandler, SpanStart, get_dispatcher};
+use tracing::Subscriber;
+use tracing::span::{Attributes, Id};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The work inside every span: a call that the optimiser cannot remove.
+#[inline(never)]
+pub fn plain(x: u64) -> u64 {
+    black_box(x).wrapping_add(1)
+}
+
+// ---- instrument ----------------------------------------------------------------------------------
+
+pub const IDLE: &str = "bench::idle";
+pub const NOOP: &str = "bench::noop";
+pub const SIMPLE: &str = "bench::simple";
+pub const ARGS: &str = "bench::args";
+pub const EVENT: &str = "bench::event";
+pub const ASYNC: &str = "bench::async";
+
+#[instrument::span(dispatcher = "bench::idle")]
+#[inline(never)]
+pub fn ours_idle(x: u64) -> u64 {
+    plain(x)
+}
+
+#[instrument::span(dispatcher = "bench::noop")]
+#[inline(never)]
+pub fn ours_noop(x: u64) -> u64 {
+    plain(x)
+}
+
+#[instrument::span(dispatcher = "bench::simple")]
+#[inline(never)]
+pub fn ours_simple(x: u64) -> u64 {
+    plain(x)
+}
+
+#[instrument::span(dispatcher = "bench::noop")]
+#[inline(never)]
+pub fn ours_noop_nested(depth: u32, x: u64) -> u64 {
+    if depth > 1 {
+        ours_noop_nested(depth - 1, x)
+    } else {
+        plain(x)
+    }
+}
+
+#[instrument::span(dispatcher = "bench::simple")]
+#[inline(never)]
+pub fn ours_simple_nested(depth: u32, x: u64) -> u64 {
+    if depth > 1 {
+        ours_simple_nested(depth - 1, x)
+    } else {
+        plain(x)
+    }
+}
+
+#[instrument::span(dispatcher = "bench::args")]
+#[inline(never)]
+pub fn ours_args(query: &str, top_k: usize) -> usize {
+    plain(query.len() as u64) as usize + top_k
+}
+
+#[instrument::span(dispatcher = "bench::async")]
+#[inline(never)]
+pub async fn ours_async(x: u64) -> u64 {
+    plain(x)
+}
+
+#[derive(instrument::Event, serde::Serialize)]
+pub struct Tick {
+    pub value: u64,
+}
+
+#[inline(never)]
+pub fn ours_event(x: u64) {
+    instrument::dispatcher!(EVENT).event(Tick { value: x });
+}
+
+/// Follows every span and does nothing with it.
+pub struct NoopSpans;
+impl SpanHandler for NoopSpans {
+    type Span = ();
+    fn new_span(&self, _: &SpanStart<'_>) -> Option<()> {
+        Some(())
+    }
+    fn prepare_to_exit_span(&self, (): (), _: &SpanEnd<'_>) {}
+    fn prepare_to_drop_span(&self, (): (), _: &SpanEnd<'_>) {}
+}
+
+/// Ignores every event.
+pub struct NoopEvents;
+impl EventHandler for NoopEvents {
+    fn handle(&self, event: &EventEnvelope<'_>) {
+        black_box(event);
+    }
+}
+
+thread_local! {
+    static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Reads every argument as `Debug` text into a reused buffer: the same work as `FieldsLayer`.
+pub struct ArgReader;
+impl SpanHandler for ArgReader {
+    type Span = ();
+    fn new_span(&self, start: &SpanStart<'_>) -> Option<()> {
+        TEXT.with(|text| {
+            let mut text = text.borrow_mut();
+            text.clear();
+            for arg in start.args() {
+                if let Some(debug) = arg.debug() {
+                    let _ = write!(text, "{}={debug:?} ", arg.name());
+                }
+            }
+            black_box(text.len());
+        });
+        Some(())
+    }
+    fn prepare_to_exit_span(&self, (): (), _: &SpanEnd<'_>) {}
+    fn prepare_to_drop_span(&self, (): (), _: &SpanEnd<'_>) {}
+}
+
+/// Registers the handlers of every instrument case, once per process; returns the
+/// `SimpleSpanHandler` of the recorded case.
+pub fn setup_instrument() -> &'static SimpleSpanHandler {
+    static SIMPLE_HANDLER: OnceLock<&'static SimpleSpanHandler> = OnceLock::new();
+    SIMPLE_HANDLER.get_or_init(|| {
+        get_dispatcher(NOOP).add_span_handler(NoopSpans);
+        get_dispatcher(ARGS).add_span_handler(ArgReader);
+        get_dispatcher(EVENT).add_event_handler(NoopEvents);
+        get_dispatcher(ASYNC).add_span_handler(SimpleSpanHandler::default());
+        get_dispatcher(SIMPLE).add_span_handler(SimpleSpanHandler::default())
+    })
+}
+
+// ---- tracing -------------------------------------------------------------------------------------
+
+#[tracing::instrument(skip_all)]
+#[inline(never)]
+pub fn tracing_span(x: u64) -> u64 {
+    plain(x)
+}
+
+#[tracing::instrument(skip_all)]
+#[inline(never)]
+pub fn tracing_nested(depth: u32, x: u64) -> u64 {
+    if depth > 1 {
+        tracing_nested(depth - 1, x)
+    } else {
+        plain(x)
+    }
+}
+
+#[tracing::instrument]
+#[inline(never)]
+pub fn tracing_args(query: &str, top_k: usize) -> usize {
+    plain(query.len() as u64) as usize + top_k
+}
+
+#[tracing::instrument(skip_all)]
+#[inline(never)]
+pub async fn tracing_async(x: u64) -> u64 {
+    plain(x)
+}
+
+#[inline(never)]
+pub fn tracing_event(x: u64) {
+    tracing::info!(value = x, "tick");
+}
+
+/// A layer that does nothing.
+pub struct NoopLayer;
+impl<S: Subscriber> Layer<S> for NoopLayer {}
+
+/// A layer that stores each closed span's name and timings, bounded like `SimpleSpanHandler`.
+pub struct TimingLayer {
+    spans: Mutex<VecDeque<(&'static str, Instant, Instant)>>,
+}
+
+impl Default for TimingLayer {
+    fn default() -> Self {
+        Self {
+            spans: Mutex::new(VecDeque::new()),
+        }
+    }
+}
+
+struct Started(Instant);
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for TimingLayer {
+    fn on_new_span(&self, _: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(Started(Instant::now()));
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(&id) {
+            let start = span
+                .extensions()
+                .get::<Started>()
+                .map_or_else(Instant::now, |s| s.0);
+            let mut spans = self.spans.lock().unwrap();
+            if spans.len() >= 100_000 {
+                spans.pop_front();
+            }
+            spans.push_back((span.name(), start, Instant::now()));
+        }
+    }
+}
+
+/// A layer that reads every field of a new span as `Debug` text, the same work as `ArgReader`.
+pub struct FieldsLayer;
+
+struct DebugText<'a>(&'a mut String);
+impl tracing::field::Visit for DebugText<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0, "{}={value:?} ", field.name());
+    }
+}
+
+impl<S: Subscriber> Layer<S> for FieldsLayer {
+    fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+        TEXT.with(|text| {
+            let mut text = text.borrow_mut();
+            text.clear();
+            attrs.record(&mut DebugText(&mut text));
+            black_box(text.len());
+        });
+    }
+}
+
+pub fn tracing_noop() -> tracing::Dispatch {
+    tracing::Dispatch::new(tracing_subscriber::registry().with(NoopLayer))
+}
+
+pub fn tracing_timing() -> tracing::Dispatch {
+    tracing::Dispatch::new(tracing_subscriber::registry().with(TimingLayer::default()))
+}
+
+pub fn tracing_fields() -> tracing::Dispatch {
+    tracing::Dispatch::new(tracing_subscriber::registry().with(FieldsLayer))
+}
+
+// ---- fastrace ------------------------------------------------------------------------------------
+
+#[fastrace::trace]
+#[inline(never)]
+pub fn fastrace_span(x: u64) -> u64 {
+    plain(x)
+}
+
+#[fastrace::trace]
+#[inline(never)]
+pub fn fastrace_nested(depth: u32, x: u64) -> u64 {
+    if depth > 1 {
+        fastrace_nested(depth - 1, x)
+    } else {
+        plain(x)
+    }
+}
+
+#[fastrace::trace]
+#[inline(never)]
+pub async fn fastrace_async(x: u64) -> u64 {
+    plain(x)
+}
+
+/// Drops every batch of spans.
+pub struct NoopReporter;
+impl Reporter for NoopReporter {
+    fn report(&mut self, spans: Vec<SpanRecord>) {
+        black_box(spans);
+    }
+}
+
+pub fn setup_fastrace() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| fastrace::set_reporter(NoopReporter, Config::default()));
+}
+
+/// Runs `f` under a fresh fastrace root with a local parent, as a traced request would.
+pub fn under_fastrace_root<R>(f: impl FnOnce() -> R) -> R {
+    let root = fastrace::Span::root("root", SpanContext::random());
+    let _guard = root.set_local_parent();
+    f()
+}

@@ -1,0 +1,269 @@
+//! The headline ratios, measured in one process with the cases interleaved so that they share the
+//! machine's state: `cargo bench --bench ratios`.
+//!
+//! Prints one `ratio <name> <value>` line per ratio, then the raw medians (ns per call, or per span for
+//! the throughput cases). Each sample runs a case for about `SAMPLE_MS`; cases take turns, `ROUNDS`
+//! times, and each case's median sample is used.
+
+mod cases;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use cases::*;
+
+const ROUNDS: usize = 21;
+const SAMPLE_MS: u64 = 15;
+/// Children per fastrace root: the root's cost is shared by this many spans.
+const FASTRACE_BATCH: u64 = 100;
+
+/// A case: runs `iters` calls and returns the time taken.
+type Case<'a> = Box<dyn FnMut(u64) -> Duration + 'a>;
+
+fn timed(iters: u64, mut f: impl FnMut(u64)) -> Duration {
+    let start = Instant::now();
+    for i in 0..iters {
+        f(i);
+    }
+    start.elapsed()
+}
+
+fn fastrace_batches(iters: u64, f: impl Fn(u64)) -> Duration {
+    let start = Instant::now();
+    let mut done = 0;
+    while done < iters {
+        let batch = FASTRACE_BATCH.min(iters - done);
+        under_fastrace_root(|| {
+            for i in 0..batch {
+                f(i);
+            }
+        });
+        done += batch;
+    }
+    start.elapsed()
+}
+
+/// `iters` calls of `f` on each of `threads` threads at once; returns the wall time.
+fn on_threads(threads: usize, iters: u64, f: fn(u64) -> u64) -> Duration {
+    let barrier = std::sync::Barrier::new(threads + 1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    for i in 0..iters {
+                        black_box(f(i));
+                    }
+                    barrier.wait();
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        barrier.wait();
+        let elapsed = start.elapsed();
+        for w in workers {
+            w.join().unwrap();
+        }
+        elapsed
+    })
+}
+
+fn main() {
+    setup_instrument();
+    setup_fastrace();
+    let timing = tracing_timing();
+    let noop_layer = tracing_noop();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let runtime = &runtime;
+
+    let mut cases: Vec<(&str, Case<'_>)> = vec![
+        (
+            "plain",
+            Box::new(|n| {
+                timed(n, |i| {
+                    black_box(plain(i));
+                })
+            }),
+        ),
+        (
+            "ours_idle",
+            Box::new(|n| {
+                timed(n, |i| {
+                    black_box(ours_idle(i));
+                })
+            }),
+        ),
+        (
+            "ours_recorded",
+            Box::new(|n| {
+                timed(n, |i| {
+                    black_box(ours_simple(i));
+                })
+            }),
+        ),
+        (
+            "fastrace_child",
+            Box::new(|n| {
+                fastrace_batches(n, |i| {
+                    black_box(fastrace_span(i));
+                })
+            }),
+        ),
+        (
+            "tracing_timing",
+            Box::new({
+                let timing = timing.clone();
+                move |n| {
+                    tracing::dispatcher::with_default(&timing, || {
+                        timed(n, |i| {
+                            black_box(tracing_span(i));
+                        })
+                    })
+                }
+            }),
+        ),
+        (
+            "ours_nested4",
+            Box::new(|n| {
+                timed(n, |i| {
+                    black_box(ours_simple_nested(4, i));
+                })
+            }),
+        ),
+        (
+            "fastrace_nested4",
+            Box::new(|n| {
+                fastrace_batches(n, |i| {
+                    black_box(fastrace_nested(4, i));
+                })
+            }),
+        ),
+        ("ours_event", Box::new(|n| timed(n, ours_event))),
+        (
+            "tracing_event",
+            Box::new(move |n| {
+                tracing::dispatcher::with_default(&noop_layer, || timed(n, tracing_event))
+            }),
+        ),
+        ("ours_1_thread", Box::new(|n| on_threads(1, n, ours_simple))),
+        (
+            "ours_2_threads",
+            Box::new(|n| on_threads(2, n, ours_simple)),
+        ),
+        (
+            "ours_async",
+            Box::new(move |n| {
+                runtime.block_on(async {
+                    let start = Instant::now();
+                    for i in 0..n {
+                        black_box(ours_async(i).await);
+                    }
+                    start.elapsed()
+                })
+            }),
+        ),
+        (
+            "tracing_async",
+            Box::new(move |n| {
+                tracing::dispatcher::with_default(&timing, || {
+                    runtime.block_on(async {
+                        let start = Instant::now();
+                        for i in 0..n {
+                            black_box(tracing_async(i).await);
+                        }
+                        start.elapsed()
+                    })
+                })
+            }),
+        ),
+    ];
+
+    // `INSTRUMENT_PROFILE=<case>` runs one case for a few seconds and stops: for `perf record`.
+    if let Ok(only) = std::env::var("INSTRUMENT_PROFILE") {
+        let (_, case) = cases
+            .iter_mut()
+            .find(|(name, _)| *name == only)
+            .expect("no such case");
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(4) {
+            case(100_000);
+        }
+        return;
+    }
+
+    // Calibrate: iterations per sample so that one sample takes about SAMPLE_MS.
+    let mut iters = Vec::new();
+    for (_, case) in &mut cases {
+        let mut n = 1_000u64;
+        loop {
+            let took = case(n);
+            if took >= Duration::from_millis(SAMPLE_MS) / 4 || n >= 1 << 30 {
+                let per = took.as_nanos() as f64 / n as f64;
+                iters.push(((SAMPLE_MS as f64 * 1e6 / per) as u64).max(1_000));
+                break;
+            }
+            n *= 4;
+        }
+    }
+
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    for _ in 0..ROUNDS {
+        for (index, (_, case)) in cases.iter_mut().enumerate() {
+            let n = iters[index];
+            samples[index].push(case(n).as_nanos() as f64 / n as f64);
+        }
+    }
+
+    let median = |name: &str| -> f64 {
+        let index = cases.iter().position(|(n, _)| *n == name).unwrap();
+        let mut s = samples[index].clone();
+        s.sort_by(f64::total_cmp);
+        s[s.len() / 2]
+    };
+
+    let one = median("ours_1_thread");
+    let two = median("ours_2_threads");
+    let ratios = [
+        ("idle_vs_plain_ns", median("ours_idle") - median("plain")),
+        (
+            "recorded_vs_fastrace",
+            median("ours_recorded") / median("fastrace_child"),
+        ),
+        (
+            "recorded_vs_tracing",
+            median("ours_recorded") / median("tracing_timing"),
+        ),
+        (
+            "nested4_vs_fastrace",
+            median("ours_nested4") / median("fastrace_nested4"),
+        ),
+        (
+            "event_vs_tracing",
+            median("ours_event") / median("tracing_event"),
+        ),
+        // Throughput: two threads do twice the spans in the measured time.
+        ("two_threads_speedup", 2.0 * one / two),
+        (
+            "async_vs_tracing",
+            median("ours_async") / median("tracing_async"),
+        ),
+    ];
+    for (name, value) in ratios {
+        println!("ratio {name} {value:.3}");
+    }
+    println!();
+    println!(
+        "{:<20} {:>10} {:>10} {:>10}",
+        "case", "median ns", "min ns", "max ns"
+    );
+    for (index, (name, _)) in cases.iter().enumerate() {
+        let s = &samples[index];
+        let min = s.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = s.iter().copied().fold(0.0, f64::max);
+        println!("{name:<20} {:>10.1} {min:>10.1} {max:>10.1}", median(name));
+    }
+}
