@@ -10,7 +10,7 @@ use std::fmt;
 
 pub use crate::args::{Arg, SerializeValue, is_sensitive_name};
 pub use crate::callsite::Callsite;
-pub use crate::span::{ErrorText, Instrumented, SpanState};
+pub use crate::span::{ErrorText, Instrumented, SpanState, StartHook, run_sync};
 pub use crate::stream::InstrumentedStream;
 pub use serde;
 pub use serde_json;

@@ -32,6 +32,10 @@ thread_local! {
     static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
     /// Metadata recorded by code inside a span, collected by the span's scope when it is left.
     static RECORDED: RefCell<Vec<Recorded>> = const { RefCell::new(Vec::new()) };
+    /// `RECORDED`'s length, and whether `TAGS` is non-empty: plain cells without destructors, which a
+    /// span reads on its hot path instead of touching the lazily registered `RefCell`s above.
+    static RECORDED_LEN: Cell<usize> = const { Cell::new(0) };
+    static HAS_TAGS: Cell<bool> = const { Cell::new(false) };
 }
 
 #[inline]
@@ -46,7 +50,11 @@ pub(crate) fn current_id() -> Option<SpanId> {
 
 #[inline]
 pub(crate) fn tags() -> Tags {
-    TAGS.with(|t| t.borrow().clone())
+    if HAS_TAGS.with(Cell::get) {
+        TAGS.with(|t| t.borrow().clone())
+    } else {
+        Tags::new()
+    }
 }
 
 /// Whether this thread is inside a handler call; dispatching from there is skipped so that a handler
@@ -89,19 +97,20 @@ impl Scope {
                 recording: true,
             }))
         });
-        let mark = RECORDED.with(|r| r.borrow().len());
+        let mark = RECORDED_LEN.with(Cell::get);
         Self { prev, mark }
     }
 
     #[inline]
     pub(crate) fn leave(self, id: SpanId, metadata: &mut Vec<(Cow<'static, str>, Value)>) {
         CURRENT.with(|c| c.set(self.prev));
-        RECORDED.with(|r| {
-            let mut recorded = r.borrow_mut();
-            if recorded.len() > self.mark {
+        if RECORDED_LEN.with(Cell::get) > self.mark {
+            RECORDED.with(|r| {
+                let mut recorded = r.borrow_mut();
                 collect(&mut recorded, self.mark, id, metadata);
-            }
-        });
+                RECORDED_LEN.with(|len| len.set(recorded.len()));
+            });
+        }
     }
 }
 
@@ -125,13 +134,17 @@ pub(crate) struct TagsGuard(Option<Tags>);
 
 impl TagsGuard {
     pub(crate) fn set(tags: Tags) -> Self {
-        Self(Some(TAGS.with(|t| t.replace(tags))))
+        let has_tags = !tags.is_empty();
+        let prev = TAGS.with(|t| t.replace(tags));
+        HAS_TAGS.with(|flag| flag.set(has_tags));
+        Self(Some(prev))
     }
 }
 
 impl Drop for TagsGuard {
     fn drop(&mut self) {
         if let Some(prev) = self.0.take() {
+            HAS_TAGS.with(|flag| flag.set(!prev.is_empty()));
             TAGS.with(|t| *t.borrow_mut() = prev);
         }
     }
@@ -176,7 +189,11 @@ impl CurrentSpan {
         };
         let value = serde_json::to_value(value)
             .unwrap_or_else(|e| Value::String(format!("<unserializable: {e}>")));
-        RECORDED.with(|r| r.borrow_mut().push((current.id, key.into(), value)));
+        RECORDED.with(|r| {
+            let mut recorded = r.borrow_mut();
+            recorded.push((current.id, key.into(), value));
+            RECORDED_LEN.with(|len| len.set(recorded.len()));
+        });
     }
 }
 

@@ -658,3 +658,53 @@ pub(crate) fn end_for_shutdown(core: &SpanCore) {
     // SAFETY: called only on a claimed slot.
     unsafe { core.end(&Outcome::Shutdown, &[]) };
 }
+
+/// The start of a span as a synchronous `#[span]` function's body reports it: a callback the body
+/// calls with its arguments, before running, when a handler listens.
+#[doc(hidden)]
+pub type StartHook<'h> = &'h mut dyn FnMut(&[Arg<'_>]);
+
+/// Runs a synchronous `#[span]` function's body inside a span; not API.
+///
+/// The body holds the arguments (moved into its closure), so it reports them itself by calling the
+/// hook before it runs; the span's state lives here, in this out-of-line frame, so that the
+/// instrumented function itself stays small and its idle path cheap. `finish` ends the span from the
+/// return value (exit, or drop for `Err`); a panic drops it with the panic's message.
+#[doc(hidden)]
+#[inline(never)]
+pub fn run_sync<R>(
+    chain: &'static Chain,
+    callsite: &'static crate::callsite::Callsite,
+    instance: Option<&'static str>,
+    body: impl FnOnce(Option<StartHook<'_>>) -> R,
+    finish: impl FnOnce(Pin<&mut SpanState>, &R),
+) -> R {
+    let mut slot = std::pin::pin!(None::<SpanState>);
+    let mut scope = None;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        body(Some(&mut |args: &[Arg<'_>]| {
+            let name = callsite.span_name(instance);
+            let dispatcher = callsite.dispatcher_name();
+            slot.set(SpanState::start(chain, name, dispatcher, instance, args));
+            if let Some(mut state) = slot.as_mut().as_pin_mut() {
+                state.as_mut().register();
+                scope = Some(Scope::enter(state.core.id));
+            }
+        }))
+    }));
+    let Some(mut state) = slot.as_mut().as_pin_mut() else {
+        return result.unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+    };
+    if let Some(scope) = scope {
+        // SAFETY: only `metadata` is touched; nothing is moved.
+        let this = unsafe { state.as_mut().get_unchecked_mut() };
+        scope.leave(this.core.id, &mut this.metadata);
+    }
+    match result {
+        Ok(value) => {
+            finish(state, &value);
+            value
+        }
+        Err(payload) => state.panicked(payload),
+    }
+}

@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod simple;
+mod thread_buffer;
 mod tree;
 
 pub use simple::{DEFAULT_CAPACITY, SimpleSpan, SimpleSpanHandler};

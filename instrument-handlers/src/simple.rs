@@ -1,32 +1,28 @@
 //! `SimpleSpanHandler`: keeps every ended span, with its parent, times, metadata and drop error.
 //!
 //! Recording is the hot path, so it stores only `Copy` data (the [`SpanId`]s and the two
-//! [`Timestamp`]s) into one of a few sharded buffers picked per thread; wall-clock times, JSON
+//! [`Timestamp`]s) into the recording thread's own buffer, without a lock; wall-clock times, JSON
 //! maps and strings are made only when the spans are read.
 
 use std::borrow::Cow;
-use std::cell::Cell;
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use instrument_core::{SpanEnd, SpanHandler, SpanId, SpanStart, Timestamp};
 use serde_json::{Map, Value};
 
-/// How many buffers the spans are spread over; threads pick one each, round-robin.
-const SHARDS: usize = 16;
+use crate::thread_buffer::{ThreadBuffers, ThreadValues};
 
-/// A shard compares the total with the high-water mark after this many of its own pushes.
-const CHECK_EVERY: u32 = 64;
+/// A thread compares the total with the high-water mark after this many of its own pushes.
+const CHECK_EVERY: usize = 64;
 
 /// How far above the capacity the buffers may grow before they are trimmed back to it: a
-/// fraction of the capacity, so that trimming (which locks every shard) is rare, and at least
-/// what the shards can push between checks. Every read trims first, so readers never see more
-/// than the capacity, and the spans evicted are always the ones that ended first.
+/// fraction of the capacity, so that trimming (which locks every buffer) is rare. Every read trims
+/// first, so readers never see more than the capacity, and the spans evicted are always the ones
+/// that ended first.
 fn slack(capacity: usize) -> usize {
-    (capacity / 8).max(SHARDS * CHECK_EVERY as usize)
+    (capacity / 8).max(1024)
 }
 
 /// How many spans a [`SimpleSpanHandler`] keeps unless told otherwise.
@@ -121,56 +117,12 @@ impl Record {
     }
 }
 
-#[derive(Debug, Default)]
-struct Buffer {
-    records: VecDeque<Record>,
-    /// Pushes since this shard last compared the total with the capacity.
-    unchecked: u32,
-}
-
-/// One shard, on its own cache lines so that two threads recording do not share one.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-struct Shard {
-    buffer: Mutex<Buffer>,
-    /// `buffer.records.len()`, readable without the lock; written only under it.
-    len: AtomicUsize,
-}
-
-impl Shard {
-    fn lock(&self) -> MutexGuard<'_, Buffer> {
-        self.buffer.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// The next shard index to hand to a thread.
-static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// This thread's shard index, `usize::MAX` until first used.
-    static SHARD_INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
-#[inline]
-fn shard_index() -> usize {
-    SHARD_INDEX.with(|index| {
-        let value = index.get();
-        if value < SHARDS {
-            value
-        } else {
-            let value = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
-            index.set(value);
-            value
-        }
-    })
-}
-
 /// A span handler that keeps every ended span, for tests, debugging and printing trace trees
 /// (LlamaIndex's `SimpleSpanHandler`).
 ///
 /// It follows spans with no per-span state (`type Span = ()`): [`SpanEnd`] already carries the id,
-/// parent and both timestamps. Recording a span pushes a small record into a buffer chosen per
-/// thread, so threads recording at once rarely meet on a lock; text and wall-clock times are made
+/// parent and both timestamps. Recording a span appends a small record to the recording thread's
+/// own buffer, with no lock and no atomic read-modify-write; text and wall-clock times are made
 /// only when you read.
 ///
 /// It keeps at most [`SimpleSpanHandler::capacity`] spans (by default [`DEFAULT_CAPACITY`]); when
@@ -189,11 +141,10 @@ fn shard_index() -> usize {
 /// assert!(!spans[0].dropped);
 /// assert!(handler.format_trace_trees().starts_with("step-"));
 /// ```
-#[derive(Debug)]
 pub struct SimpleSpanHandler {
-    shards: Box<[Shard; SHARDS]>,
+    buffers: ThreadBuffers<Record>,
     capacity: usize,
-    /// `capacity` plus [`slack`]: the total above which a shard trims.
+    /// `capacity` plus [`slack`]: the total above which a recording thread trims.
     high_water: usize,
     evicted: AtomicU64,
 }
@@ -216,7 +167,7 @@ impl SimpleSpanHandler {
     pub fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
-            shards: Box::default(),
+            buffers: ThreadBuffers::new(),
             capacity,
             high_water: capacity.saturating_add(slack(capacity)),
             evicted: AtomicU64::new(0),
@@ -239,7 +190,7 @@ impl SimpleSpanHandler {
     /// How many spans are kept now.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.lock_all().iter().map(|b| b.records.len()).sum()
+        self.lock_all().iter().map(|b| b.values().len()).sum()
     }
 
     /// Whether no span is kept.
@@ -267,7 +218,7 @@ impl SimpleSpanHandler {
             let buffers = self.lock_all();
             buffers
                 .iter()
-                .flat_map(|b| &b.records)
+                .flat_map(|b| b.values())
                 .filter(|r| keep(r))
                 .cloned()
                 .collect()
@@ -293,10 +244,8 @@ impl SimpleSpanHandler {
     fn take_records(&self) -> Vec<Record> {
         let mut buffers = self.lock_all();
         let mut taken = Vec::new();
-        for (buffer, shard) in buffers.iter_mut().zip(self.shards.iter()) {
-            taken.extend(std::mem::take(&mut buffer.records));
-            buffer.unchecked = 0;
-            shard.len.store(0, Ordering::Relaxed);
+        for buffer in &mut buffers {
+            taken.extend(buffer.values_mut().drain(..));
         }
         taken
     }
@@ -304,14 +253,7 @@ impl SimpleSpanHandler {
     /// Stores one record: the hot path.
     #[inline]
     fn push(&self, record: Record) {
-        let shard = &self.shards[shard_index()];
-        let mut buffer = shard.lock();
-        buffer.records.push_back(record);
-        shard.len.store(buffer.records.len(), Ordering::Relaxed);
-        buffer.unchecked += 1;
-        if buffer.unchecked >= CHECK_EVERY {
-            buffer.unchecked = 0;
-            drop(buffer);
+        if self.buffers.push(record).is_multiple_of(CHECK_EVERY) {
             self.enforce_capacity();
         }
     }
@@ -319,52 +261,53 @@ impl SimpleSpanHandler {
     /// Trims the buffers back to the capacity if together they passed the high-water mark.
     #[cold]
     fn enforce_capacity(&self) {
-        let total: usize = self
-            .shards
-            .iter()
-            .map(|s| s.len.load(Ordering::Relaxed))
-            .sum();
-        if total > self.high_water {
+        if self.buffers.len() > self.high_water {
             drop(self.lock_all());
         }
     }
 
-    /// Locks every shard in order, evicts down to the capacity, and returns the guards.
-    fn lock_all(&self) -> [MutexGuard<'_, Buffer>; SHARDS] {
-        let mut buffers = std::array::from_fn(|i| self.shards[i].lock());
-        let total: usize = buffers.iter().map(|b| b.records.len()).sum();
+    /// Locks every thread's buffer, evicts down to the capacity, and returns the guards.
+    fn lock_all(&self) -> Vec<ThreadValues<'_, Record>> {
+        let mut buffers = self.buffers.lock_all();
+        let total: usize = buffers.iter().map(|b| b.values().len()).sum();
         if total > self.capacity {
             let excess = total - self.capacity;
             evict_oldest(&mut buffers, excess);
             self.evicted.fetch_add(excess as u64, Ordering::Relaxed);
-            for (buffer, shard) in buffers.iter().zip(self.shards.iter()) {
-                shard.len.store(buffer.records.len(), Ordering::Relaxed);
-            }
         }
         buffers
     }
 }
 
+impl std::fmt::Debug for SimpleSpanHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimpleSpanHandler")
+            .field("capacity", &self.capacity)
+            .field("evicted", &self.evicted)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Removes the `count` records that ended first across all buffers. Each buffer is in push order,
-/// which is end order for the threads that share it, so only the fronts need comparing.
-fn evict_oldest(buffers: &mut [MutexGuard<'_, Buffer>], count: usize) {
+/// which is end order for the thread that owns it, so only the fronts need comparing.
+fn evict_oldest(buffers: &mut [ThreadValues<'_, Record>], count: usize) {
     let mut live: Vec<usize> = (0..buffers.len())
-        .filter(|&i| !buffers[i].records.is_empty())
+        .filter(|&i| !buffers[i].values().is_empty())
         .collect();
     if let [only] = live[..] {
-        buffers[only].records.drain(..count);
+        buffers[only].values_mut().drain(..count);
         return;
     }
     for _ in 0..count {
         let Some((position, &oldest)) = live
             .iter()
             .enumerate()
-            .min_by_key(|&(_, &i)| buffers[i].records.front().map(|r| r.end))
+            .min_by_key(|&(_, &i)| buffers[i].values().front().map(|r| r.end))
         else {
             return;
         };
-        buffers[oldest].records.pop_front();
-        if buffers[oldest].records.is_empty() {
+        buffers[oldest].values_mut().pop_front();
+        if buffers[oldest].values().is_empty() {
             live.swap_remove(position);
         }
     }
@@ -441,21 +384,20 @@ mod tests {
     }
 
     #[test]
-    fn eviction_picks_oldest_end_across_shards() {
-        let handler = SimpleSpanHandler::with_capacity(2);
+    fn eviction_picks_oldest_end_across_threads() {
+        let handler = std::sync::Arc::new(SimpleSpanHandler::with_capacity(2));
         let t0 = Timestamp::now();
-        {
-            let mut a = handler.shards[0].lock();
-            let mut b = handler.shards[1].lock();
-            let first = Timestamp::now();
-            std::thread::sleep(Duration::from_millis(1));
-            let second = Timestamp::now();
-            std::thread::sleep(Duration::from_millis(1));
-            let third = Timestamp::now();
-            a.records.push_back(record("a1", t0, first));
-            b.records.push_back(record("b1", t0, second));
-            a.records.push_back(record("a2", t0, third));
-        }
+        let first = Timestamp::now();
+        std::thread::sleep(Duration::from_millis(1));
+        let second = Timestamp::now();
+        std::thread::sleep(Duration::from_millis(1));
+        let third = Timestamp::now();
+        handler.push(record("a1", t0, first));
+        let other = std::sync::Arc::clone(&handler);
+        std::thread::spawn(move || other.push(record("b1", t0, second)))
+            .join()
+            .unwrap();
+        handler.push(record("a2", t0, third));
         let mut names: Vec<_> = handler.completed().iter().map(|s| s.name).collect();
         assert_eq!(handler.evicted(), 1);
         names.sort_unstable();
@@ -485,11 +427,7 @@ mod tests {
         for _ in 0..20_000 {
             dispatcher.in_span("s", || ());
         }
-        let held: usize = handler
-            .shards
-            .iter()
-            .map(|s| s.len.load(Ordering::Relaxed))
-            .sum();
+        let held = handler.buffers.len();
         assert!(held <= handler.high_water, "{held}");
         assert_eq!(handler.len(), 10);
         assert_eq!(handler.evicted(), 19_990);

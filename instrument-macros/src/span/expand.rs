@@ -10,23 +10,34 @@ use super::item::{self, ItemFn, Returns};
 
 pub fn function(args: &SpanArgs, func: &ItemFn) -> TokenStream {
     let krate = args.krate();
-    let start = start(args, func, &krate);
     let body = &func.body;
     let output = &func.sig.output;
     let inner = if func.sig.asyncness.is_some() {
-        async_fn(args, &krate, output, body)
+        let start = start(args, func, &krate);
+        let rest = async_fn(args, &krate, output, body);
+        quote!(#start #rest)
     } else {
         match func.returns() {
             Returns::ImplFuture { output: value } => {
                 let mode = finish_mode(args, value.is_some_and(item::is_unit));
-                impl_future(&krate, &mode, output, body)
+                let start = start(args, func, &krate);
+                let rest = impl_future(&krate, &mode, output, body);
+                quote!(#start #rest)
             }
-            Returns::ImplStream => quote! {
-                #krate::__private::InstrumentedStream::start(__instrument_state, move || #body)
-            },
-            Returns::Never => never(output, body),
-            Returns::Unit => sync(&krate, &finish_mode(args, true), output, body),
-            Returns::Value => sync(&krate, &finish_mode(args, false), output, body),
+            Returns::ImplStream => {
+                let start = start(args, func, &krate);
+                quote! {
+                    #start
+                    #krate::__private::InstrumentedStream::start(__instrument_state, move || #body)
+                }
+            }
+            Returns::Never => {
+                let start = start(args, func, &krate);
+                let rest = never(output, body);
+                quote!(#start #rest)
+            }
+            Returns::Unit => sync(args, func, &krate, &finish_mode(args, true)),
+            Returns::Value => sync(args, func, &krate, &finish_mode(args, false)),
         }
     };
 
@@ -41,26 +52,40 @@ pub fn function(args: &SpanArgs, func: &ItemFn) -> TokenStream {
         #(#attrs)*
         #vis #sig {
             #(#inner_attrs)*
-            #start
             #inner
         }
     }
 }
 
-/// A plain function: the body runs in a closure, so that its `return`s and `?`s end there and the
-/// span sees them.
-fn sync(krate: &Path, mode: &TokenStream, output: &ReturnType, body: &TokenStream) -> TokenStream {
-    let annotation = returned(output);
+/// A plain function. The body runs in a closure, so that its `return`s and `?`s end there and the
+/// span sees them; the closure owns the arguments and reports them through the start hook before it
+/// runs. With no handler listening the closure is called directly; otherwise the span's state lives
+/// in `run_sync`'s frame, out of line, so that this function stays small and its idle path cheap.
+fn sync(args: &SpanArgs, func: &ItemFn, krate: &Path, mode: &TokenStream) -> TokenStream {
+    let callsite = callsite(args, func, krate);
+    let instance = instance(func);
+    let captures = captures(args, func, krate);
+    let annotation = returned(&func.sig.output);
+    let body = &func.body;
     quote! {
-        let __instrument_body = move || #annotation #body;
-        match __instrument_state {
-            ::core::option::Option::None => ::core::convert::identity(__instrument_body)(),
-            ::core::option::Option::Some(__instrument_state) => {
-                let mut __instrument_state = ::core::pin::pin!(__instrument_state);
-                let __instrument_ret = __instrument_state.as_mut().run(__instrument_body);
-                #krate::__private::finish!(__instrument_state.as_mut(), &__instrument_ret, #mode);
-                __instrument_ret
+        #callsite
+        let __instrument_body = move |__instrument_hook: ::core::option::Option<#krate::__private::StartHook<'_>>| #annotation {
+            if let ::core::option::Option::Some(__instrument_hook) = __instrument_hook {
+                __instrument_hook(&[#(#captures),*]);
             }
+            #body
+        };
+        match __INSTRUMENT_CALLSITE.chain() {
+            ::core::option::Option::None => ::core::convert::identity(__instrument_body)(::core::option::Option::None),
+            ::core::option::Option::Some(__instrument_chain) => #krate::__private::run_sync(
+                __instrument_chain,
+                &__INSTRUMENT_CALLSITE,
+                #instance,
+                __instrument_body,
+                |__instrument_state, __instrument_ret| {
+                    #krate::__private::finish!(__instrument_state, __instrument_ret, #mode);
+                },
+            ),
         }
     }
 }
@@ -111,8 +136,8 @@ fn impl_future(
     }
 }
 
-/// The call site static, and the span state: `None` when no handler listens.
-fn start(args: &SpanArgs, func: &ItemFn, krate: &Path) -> TokenStream {
+/// The call site static: the span's name and dispatcher, and the cached handler chain.
+fn callsite(args: &SpanArgs, func: &ItemFn, krate: &Path) -> TokenStream {
     let (name, constructor) = if let Some(name) = &args.name {
         (name.clone(), quote!(new))
     } else {
@@ -128,17 +153,30 @@ fn start(args: &SpanArgs, func: &ItemFn, krate: &Path) -> TokenStream {
         .dispatcher
         .as_ref()
         .map_or_else(|| quote!(::core::module_path!()), ToTokens::to_token_stream);
-    let instance = if func.is_method() {
+    quote! {
+        static __INSTRUMENT_CALLSITE: #krate::__private::Callsite =
+            #krate::__private::Callsite::#constructor(#name, #dispatcher);
+    }
+}
+
+/// For methods, the receiver's type name (it names the span `Type.method`); `None` otherwise.
+fn instance(func: &ItemFn) -> TokenStream {
+    if func.is_method() {
         quote!(::core::option::Option::Some(
             ::core::any::type_name::<Self>()
         ))
     } else {
         quote!(::core::option::Option::None)
-    };
+    }
+}
+
+/// The call site static, and the span state: `None` when no handler listens.
+fn start(args: &SpanArgs, func: &ItemFn, krate: &Path) -> TokenStream {
+    let callsite = callsite(args, func, krate);
+    let instance = instance(func);
     let captures = captures(args, func, krate);
     quote! {
-        static __INSTRUMENT_CALLSITE: #krate::__private::Callsite =
-            #krate::__private::Callsite::#constructor(#name, #dispatcher);
+        #callsite
         let __instrument_state = match __INSTRUMENT_CALLSITE.chain() {
             ::core::option::Option::None => ::core::option::Option::None,
             ::core::option::Option::Some(__instrument_chain) => #krate::__private::SpanState::start(

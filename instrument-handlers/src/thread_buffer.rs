@@ -1,0 +1,253 @@
+//! Per-thread buffers for handlers that keep what they record.
+//!
+//! A handler is called on the thread that made the span, and threads record at once. Each thread
+//! appends to its own buffer: a small ring it alone writes, published with one release store (no lock,
+//! no atomic read-modify-write), and an overflow deque behind a mutex that only readers and a full
+//! ring take. Readers lock every buffer, move what the rings hold into the deques, and read those.
+
+use std::any::Any;
+use std::cell::{RefCell, UnsafeCell};
+use std::collections::VecDeque;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// Records a thread can append before its ring is moved to its deque.
+const RING: usize = 256;
+
+/// One thread's buffer.
+struct Buffer<T> {
+    ring: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    /// Records ever appended; written only by the owning thread.
+    head: AtomicUsize,
+    /// Records ever moved out of the ring; written only with `deque` locked.
+    tail: AtomicUsize,
+    /// Records moved out of the ring, oldest first.
+    deque: Mutex<VecDeque<T>>,
+    /// `deque.len()`, readable without the lock.
+    in_deque: AtomicUsize,
+}
+
+// SAFETY: ring slots are handed between the owning thread (writes slots at and after `head`) and
+// the holder of `deque`'s lock (reads slots before `head`, then advances `tail`), with release/acquire
+// on `head` and `tail` ordering the two.
+unsafe impl<T: Send> Sync for Buffer<T> {}
+
+impl<T> Buffer<T> {
+    fn new() -> Self {
+        Self {
+            ring: (0..RING)
+                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+                .collect(),
+            head: AtomicUsize::new(0),
+            tail: AtomicUsize::new(0),
+            deque: Mutex::new(VecDeque::new()),
+            in_deque: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<T>> {
+        self.deque.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves the ring's records into `deque`, whose lock the caller holds.
+    fn spill(&self, deque: &mut VecDeque<T>) {
+        let head = self.head.load(Ordering::Acquire);
+        let mut tail = self.tail.load(Ordering::Relaxed);
+        while tail < head {
+            // SAFETY: slots in `tail..head` were written and published by the owner, and are read
+            // once, by the lock holder, before `tail` passes them.
+            deque.push_back(unsafe { (*self.ring[tail % RING].get()).assume_init_read() });
+            tail += 1;
+        }
+        self.tail.store(tail, Ordering::Release);
+        self.in_deque.store(deque.len(), Ordering::Relaxed);
+    }
+
+    /// Appends on the owning thread; returns how many records this buffer has taken in all.
+    #[inline]
+    fn push(&self, value: T) -> usize {
+        let head = self.head.load(Ordering::Relaxed);
+        if head - self.tail.load(Ordering::Acquire) == RING {
+            self.spill(&mut self.lock());
+        }
+        // SAFETY: only the owning thread writes, and slot `head` is free: `tail` has passed it.
+        unsafe { (*self.ring[head % RING].get()).write(value) };
+        self.head.store(head + 1, Ordering::Release);
+        head + 1
+    }
+
+    fn len(&self) -> usize {
+        let in_ring = self.head.load(Ordering::Acquire) - self.tail.load(Ordering::Acquire);
+        in_ring + self.in_deque.load(Ordering::Relaxed)
+    }
+}
+
+impl<T> Drop for Buffer<T> {
+    fn drop(&mut self) {
+        let head = *self.head.get_mut();
+        for index in *self.tail.get_mut()..head {
+            // SAFETY: `tail..head` are the written slots not yet moved out.
+            unsafe { self.ring[index % RING].get_mut().assume_init_drop() };
+        }
+    }
+}
+
+/// Buffers of one handler, one per thread that recorded into it.
+pub(crate) struct ThreadBuffers<T> {
+    key: usize,
+    buffers: Mutex<Vec<Arc<Buffer<T>>>>,
+}
+
+/// Each thread's buffers, by the key of the `ThreadBuffers` they belong to. The `Arc` keeps the buffer
+/// alive for the pointer; the handler holds another, so records outlive the thread.
+type Owned = (usize, *const (), Arc<dyn Any + Send + Sync>);
+
+thread_local! {
+    static MINE: RefCell<Vec<Owned>> = const { RefCell::new(Vec::new()) };
+}
+
+static NEXT_KEY: AtomicUsize = AtomicUsize::new(1);
+
+impl<T: Send + 'static> ThreadBuffers<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
+            buffers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Appends `value` to this thread's buffer; returns how many values this thread has appended.
+    #[inline]
+    pub(crate) fn push(&self, value: T) -> usize {
+        let found = MINE.try_with(|mine| {
+            mine.borrow()
+                .iter()
+                .find(|(key, _, _)| *key == self.key)
+                .map(|(_, buffer, _)| buffer.cast::<Buffer<T>>())
+        });
+        match found {
+            // SAFETY: the pointer is to a `Buffer<T>` (the key is this `ThreadBuffers<T>`'s), kept
+            // alive by the `Arc` beside it and by `self.buffers`.
+            Ok(Some(buffer)) => unsafe { (*buffer).push(value) },
+            Ok(None) => self.first_push(value),
+            // The thread is exiting and its locals are gone: append straight to a shared deque.
+            Err(_) => self.push_shared(value),
+        }
+    }
+
+    #[cold]
+    fn first_push(&self, value: T) -> usize {
+        let buffer = Arc::new(Buffer::new());
+        self.buffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::clone(&buffer));
+        let pointer = Arc::as_ptr(&buffer).cast::<()>();
+        let pushed = buffer.push(value);
+        let _ = MINE.try_with(|mine| mine.borrow_mut().push((self.key, pointer, buffer)));
+        pushed
+    }
+
+    #[cold]
+    fn push_shared(&self, value: T) -> usize {
+        let buffer = Arc::new(Buffer::new());
+        buffer.lock().push_back(value);
+        buffer.in_deque.store(1, Ordering::Relaxed);
+        self.buffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(buffer);
+        1
+    }
+
+    /// How many values are held, without locking the buffers' deques.
+    pub(crate) fn len(&self) -> usize {
+        let buffers = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
+        buffers.iter().map(|b| b.len()).sum()
+    }
+
+    /// Every thread's values, each thread's oldest first, with the buffers locked.
+    pub(crate) fn lock_all(&self) -> Vec<ThreadValues<'_, T>> {
+        let list = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
+        let buffers: Vec<Arc<Buffer<T>>> = list.clone();
+        drop(list);
+        buffers
+            .into_iter()
+            .map(|buffer| {
+                // SAFETY: the guard borrows the buffer, which the `Arc` in `self.buffers` keeps alive
+                // for as long as `self`; buffers are never removed from the list.
+                let buffer: &Buffer<T> = unsafe { &*Arc::as_ptr(&buffer) };
+                let mut deque = buffer.lock();
+                buffer.spill(&mut deque);
+                ThreadValues { buffer, deque }
+            })
+            .collect()
+    }
+}
+
+/// One thread's values, locked: read and evict through `values`, and the count stays right.
+pub(crate) struct ThreadValues<'a, T> {
+    buffer: &'a Buffer<T>,
+    deque: MutexGuard<'a, VecDeque<T>>,
+}
+
+impl<T> ThreadValues<'_, T> {
+    pub(crate) fn values(&self) -> &VecDeque<T> {
+        &self.deque
+    }
+
+    pub(crate) fn values_mut(&mut self) -> &mut VecDeque<T> {
+        &mut self.deque
+    }
+}
+
+impl<T> Drop for ThreadValues<'_, T> {
+    fn drop(&mut self) {
+        self.buffer
+            .in_deque
+            .store(self.deque.len(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_from_many_threads_and_ring_wraps_are_all_kept_in_order() {
+        let buffers = Arc::new(ThreadBuffers::<(usize, usize)>::new());
+        let threads: Vec<_> = (0..3)
+            .map(|t| {
+                let buffers = Arc::clone(&buffers);
+                std::thread::spawn(move || {
+                    for i in 0..(RING * 3 + 7) {
+                        buffers.push((t, i));
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(buffers.len(), 3 * (RING * 3 + 7));
+        let all = buffers.lock_all();
+        for values in &all {
+            let seen: Vec<usize> = values.values().iter().map(|(_, i)| *i).collect();
+            assert_eq!(seen, (0..(RING * 3 + 7)).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn dropping_frees_what_the_ring_holds() {
+        let counted = Arc::new(());
+        let buffers = ThreadBuffers::new();
+        for _ in 0..10 {
+            buffers.push(Arc::clone(&counted));
+        }
+        drop(buffers);
+        // The thread-local entry still owns this thread's buffer until the thread exits.
+        MINE.with(|mine| mine.borrow_mut().clear());
+        assert_eq!(Arc::strong_count(&counted), 1);
+    }
+}
