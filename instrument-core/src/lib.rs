@@ -64,6 +64,7 @@ pub use handler::{EventHandler, SpanHandler, handler_panics};
 pub use id::{ParseSpanIdError, SpanId};
 pub use intern::MAX_INTERNED_NAMES;
 pub use manual::{SpanError, SpanGuard};
+pub use open_spans::open_span_count;
 pub use propagation::{
     PropagationContext, PropagationError, capture_propagation_context, restore_propagation_context,
     with_propagation_context,

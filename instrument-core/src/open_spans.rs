@@ -156,3 +156,36 @@ pub(crate) fn drain(mut end: impl FnMut(&SpanCore)) {
         slot.claiming.store(false, Ordering::Release);
     }
 }
+
+/// How many spans are open right now, in every thread and task: started and not yet ended. A
+/// diagnostic that walks the table of open spans; it is not meant for hot code.
+///
+/// ```
+/// use instrument_core::{open_span_count, EventEnvelope, EventHandler};
+///
+/// struct Quiet;
+/// impl EventHandler for Quiet {
+///     fn handle(&self, _: &EventEnvelope<'_>) {}
+/// }
+///
+/// let dispatcher = instrument_core::get_dispatcher("doc::open_spans");
+/// dispatcher.add_event_handler(Quiet);
+/// let mut guard = dispatcher.enter_span("outer", &[]);
+/// assert!(guard.in_scope(open_span_count) >= 1);
+/// guard.exit(None);
+/// ```
+#[must_use]
+pub fn open_span_count() -> usize {
+    let blocks = ALL_BLOCKS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    blocks
+        .iter()
+        .flat_map(|b| b.slots.iter())
+        .filter(|slot| {
+            let state = slot.state.load(Ordering::Acquire);
+            !state.is_null() && state != claimed()
+        })
+        .count()
+}

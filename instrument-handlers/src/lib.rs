@@ -17,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+mod chunk_queue;
 mod simple;
 mod thread_buffer;
 mod tree;

@@ -167,7 +167,7 @@ impl SimpleSpanHandler {
     pub fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
-            buffers: ThreadBuffers::new(),
+            buffers: ThreadBuffers::new(slack(capacity)),
             capacity,
             high_water: capacity.saturating_add(slack(capacity)),
             evicted: AtomicU64::new(0),
@@ -218,7 +218,7 @@ impl SimpleSpanHandler {
             let buffers = self.lock_all();
             buffers
                 .iter()
-                .flat_map(|b| b.values())
+                .flat_map(|b| b.values().iter())
                 .filter(|r| keep(r))
                 .cloned()
                 .collect()
@@ -245,7 +245,7 @@ impl SimpleSpanHandler {
         let mut buffers = self.lock_all();
         let mut taken = Vec::new();
         for buffer in &mut buffers {
-            taken.extend(buffer.values_mut().drain(..));
+            taken.extend(buffer.take_all());
         }
         taken
     }
@@ -295,7 +295,7 @@ fn evict_oldest(buffers: &mut [ThreadValues<'_, Record>], count: usize) {
         .filter(|&i| !buffers[i].values().is_empty())
         .collect();
     if let [only] = live[..] {
-        buffers[only].values_mut().drain(..count);
+        buffers[only].drop_front(count);
         return;
     }
     for _ in 0..count {
@@ -306,7 +306,7 @@ fn evict_oldest(buffers: &mut [ThreadValues<'_, Record>], count: usize) {
         else {
             return;
         };
-        buffers[oldest].values_mut().pop_front();
+        buffers[oldest].pop_front();
         if buffers[oldest].values().is_empty() {
             live.swap_remove(position);
         }

@@ -7,10 +7,11 @@
 
 use std::any::Any;
 use std::cell::{RefCell, UnsafeCell};
-use std::collections::VecDeque;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::chunk_queue::{CHUNK, ChunkPool, ChunkQueue};
 
 /// Records a thread can append before its ring is moved to its deque.
 const RING: usize = 256;
@@ -23,9 +24,11 @@ struct Buffer<T> {
     /// Records ever moved out of the ring; written only with `deque` locked.
     tail: AtomicUsize,
     /// Records moved out of the ring, oldest first.
-    deque: Mutex<VecDeque<T>>,
+    deque: Mutex<ChunkQueue<T>>,
     /// `deque.len()`, readable without the lock.
     in_deque: AtomicUsize,
+    /// Where the deque's chunks come from and go back to; shared by one store's buffers.
+    pool: Arc<ChunkPool<T>>,
 }
 
 // SAFETY: ring slots are handed between the owning thread (writes slots at and after `head`) and
@@ -34,30 +37,34 @@ struct Buffer<T> {
 unsafe impl<T: Send> Sync for Buffer<T> {}
 
 impl<T> Buffer<T> {
-    fn new() -> Self {
+    fn new(pool: Arc<ChunkPool<T>>) -> Self {
         Self {
             ring: (0..RING)
                 .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
                 .collect(),
             head: AtomicUsize::new(0),
             tail: AtomicUsize::new(0),
-            deque: Mutex::new(VecDeque::new()),
+            deque: Mutex::new(ChunkQueue::default()),
             in_deque: AtomicUsize::new(0),
+            pool,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, VecDeque<T>> {
+    fn lock(&self) -> MutexGuard<'_, ChunkQueue<T>> {
         self.deque.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Moves the ring's records into `deque`, whose lock the caller holds.
-    fn spill(&self, deque: &mut VecDeque<T>) {
+    fn spill(&self, deque: &mut ChunkQueue<T>) {
         let head = self.head.load(Ordering::Acquire);
         let mut tail = self.tail.load(Ordering::Relaxed);
         while tail < head {
             // SAFETY: slots in `tail..head` were written and published by the owner, and are read
             // once, by the lock holder, before `tail` passes them.
-            deque.push_back(unsafe { (*self.ring[tail % RING].get()).assume_init_read() });
+            deque.push_back(
+                unsafe { (*self.ring[tail % RING].get()).assume_init_read() },
+                &self.pool,
+            );
             tail += 1;
         }
         self.tail.store(tail, Ordering::Release);
@@ -97,6 +104,7 @@ impl<T> Drop for Buffer<T> {
 pub(crate) struct ThreadBuffers<T> {
     key: usize,
     buffers: Mutex<Vec<Arc<Buffer<T>>>>,
+    pool: Arc<ChunkPool<T>>,
 }
 
 /// Each thread's buffers, by the key of the `ThreadBuffers` they belong to. The `Arc` keeps the buffer
@@ -110,10 +118,12 @@ thread_local! {
 static NEXT_KEY: AtomicUsize = AtomicUsize::new(1);
 
 impl<T: Send + 'static> ThreadBuffers<T> {
-    pub(crate) fn new() -> Self {
+    /// Buffers that keep up to `spare` values' worth of emptied chunks for reuse.
+    pub(crate) fn new(spare: usize) -> Self {
         Self {
             key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
             buffers: Mutex::new(Vec::new()),
+            pool: Arc::new(ChunkPool::new(spare.div_ceil(CHUNK) + 2)),
         }
     }
 
@@ -138,7 +148,7 @@ impl<T: Send + 'static> ThreadBuffers<T> {
 
     #[cold]
     fn first_push(&self, value: T) -> usize {
-        let buffer = Arc::new(Buffer::new());
+        let buffer = Arc::new(Buffer::new(Arc::clone(&self.pool)));
         self.buffers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -151,8 +161,8 @@ impl<T: Send + 'static> ThreadBuffers<T> {
 
     #[cold]
     fn push_shared(&self, value: T) -> usize {
-        let buffer = Arc::new(Buffer::new());
-        buffer.lock().push_back(value);
+        let buffer = Arc::new(Buffer::new(Arc::clone(&self.pool)));
+        buffer.lock().push_back(value, &self.pool);
         buffer.in_deque.store(1, Ordering::Relaxed);
         self.buffers
             .lock()
@@ -167,42 +177,67 @@ impl<T: Send + 'static> ThreadBuffers<T> {
         buffers.iter().map(|b| b.len()).sum()
     }
 
-    /// Every thread's values, each thread's oldest first, with the buffers locked.
+    /// Every thread's values, each thread's oldest first, with the buffers locked. Buffers of threads
+    /// that have exited are dropped once they are empty.
     pub(crate) fn lock_all(&self) -> Vec<ThreadValues<'_, T>> {
-        let list = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut list = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
+        // Only this list holds an exited thread's buffer; nothing can push into it any more.
+        list.retain(|buffer| Arc::strong_count(buffer) > 1 || buffer.len() > 0);
         let buffers: Vec<Arc<Buffer<T>>> = list.clone();
         drop(list);
         buffers
             .into_iter()
             .map(|buffer| {
-                // SAFETY: the guard borrows the buffer, which the `Arc` in `self.buffers` keeps alive
-                // for as long as `self`; buffers are never removed from the list.
-                let buffer: &Buffer<T> = unsafe { &*Arc::as_ptr(&buffer) };
                 let mut deque = buffer.lock();
                 buffer.spill(&mut deque);
-                ThreadValues { buffer, deque }
+                // SAFETY: the deque's guard borrows from `buffer`, which moves into the same
+                // `ThreadValues` and is dropped after the guard (fields drop in declaration order).
+                let deque = unsafe {
+                    std::mem::transmute::<
+                        MutexGuard<'_, ChunkQueue<T>>,
+                        MutexGuard<'static, ChunkQueue<T>>,
+                    >(deque)
+                };
+                ThreadValues {
+                    deque,
+                    buffer,
+                    _owner: std::marker::PhantomData,
+                }
             })
             .collect()
     }
 }
 
 /// One thread's values, locked: read and evict through `values`, and the count stays right.
-pub(crate) struct ThreadValues<'a, T> {
-    buffer: &'a Buffer<T>,
-    deque: MutexGuard<'a, VecDeque<T>>,
+pub(crate) struct ThreadValues<'a, T: 'static> {
+    /// Declared first, so dropped (unlocked) before the buffer it borrows from.
+    deque: MutexGuard<'static, ChunkQueue<T>>,
+    buffer: Arc<Buffer<T>>,
+    _owner: std::marker::PhantomData<&'a ThreadBuffers<T>>,
 }
 
-impl<T> ThreadValues<'_, T> {
-    pub(crate) fn values(&self) -> &VecDeque<T> {
+impl<T: 'static> ThreadValues<'_, T> {
+    pub(crate) fn values(&self) -> &ChunkQueue<T> {
         &self.deque
     }
 
-    pub(crate) fn values_mut(&mut self) -> &mut VecDeque<T> {
-        &mut self.deque
+    /// Drops the `count` oldest values.
+    pub(crate) fn drop_front(&mut self, count: usize) {
+        self.deque.drop_front(count, &self.buffer.pool);
+    }
+
+    /// Drops the oldest value.
+    pub(crate) fn pop_front(&mut self) -> Option<T> {
+        self.deque.pop_front(&self.buffer.pool)
+    }
+
+    /// Takes every value, oldest first.
+    pub(crate) fn take_all(&mut self) -> impl Iterator<Item = T> + use<T> {
+        self.deque.take_all()
     }
 }
 
-impl<T> Drop for ThreadValues<'_, T> {
+impl<T: 'static> Drop for ThreadValues<'_, T> {
     fn drop(&mut self) {
         self.buffer
             .in_deque
@@ -216,7 +251,7 @@ mod tests {
 
     #[test]
     fn values_from_many_threads_and_ring_wraps_are_all_kept_in_order() {
-        let buffers = Arc::new(ThreadBuffers::<(usize, usize)>::new());
+        let buffers = Arc::new(ThreadBuffers::<(usize, usize)>::new(0));
         let threads: Vec<_> = (0..3)
             .map(|t| {
                 let buffers = Arc::clone(&buffers);
@@ -241,7 +276,7 @@ mod tests {
     #[test]
     fn dropping_frees_what_the_ring_holds() {
         let counted = Arc::new(());
-        let buffers = ThreadBuffers::new();
+        let buffers = ThreadBuffers::new(0);
         for _ in 0..10 {
             buffers.push(Arc::clone(&counted));
         }

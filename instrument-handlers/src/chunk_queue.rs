@@ -1,0 +1,173 @@
+//! A FIFO queue stored in fixed-size chunks, so that memory follows the number of values held: a
+//! `VecDeque` doubles as it grows and keeps that capacity, which for a bounded span store means up to
+//! twice the memory its bound promises.
+//!
+//! Emptied chunks go back to a [`ChunkPool`] shared by the queues of one store, and new chunks come
+//! from it: a store at its bound, evicting as fast as it takes values, moves chunks between its
+//! threads' queues instead of freeing and allocating them, which with one allocator arena per thread
+//! would let memory creep up.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
+
+/// Values per chunk.
+pub(crate) const CHUNK: usize = 1024;
+
+type Chunk<T> = VecDeque<T>;
+
+/// Empty chunks kept for reuse, at most `max` of them.
+#[derive(Debug)]
+pub(crate) struct ChunkPool<T> {
+    free: Mutex<Vec<Chunk<T>>>,
+    max: usize,
+}
+
+impl<T> ChunkPool<T> {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            free: Mutex::new(Vec::new()),
+            max,
+        }
+    }
+
+    fn take(&self) -> Chunk<T> {
+        self.free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_else(|| VecDeque::with_capacity(CHUNK))
+    }
+
+    fn give(&self, chunk: Chunk<T>) {
+        debug_assert!(chunk.is_empty());
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        if free.len() < self.max {
+            free.push(chunk);
+        }
+    }
+}
+
+/// A FIFO queue in chunks of [`CHUNK`] values.
+#[derive(Debug)]
+pub(crate) struct ChunkQueue<T> {
+    chunks: VecDeque<Chunk<T>>,
+    len: usize,
+}
+
+impl<T> Default for ChunkQueue<T> {
+    fn default() -> Self {
+        Self {
+            chunks: VecDeque::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> ChunkQueue<T> {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn push_back(&mut self, value: T, pool: &ChunkPool<T>) {
+        match self.chunks.back_mut() {
+            Some(last) if last.len() < CHUNK => last.push_back(value),
+            _ => {
+                let mut chunk = pool.take();
+                chunk.push_back(value);
+                self.chunks.push_back(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub(crate) fn front(&self) -> Option<&T> {
+        self.chunks.front()?.front()
+    }
+
+    pub(crate) fn pop_front(&mut self, pool: &ChunkPool<T>) -> Option<T> {
+        let first = self.chunks.front_mut()?;
+        let value = first.pop_front();
+        if first.is_empty() {
+            pool.give(self.chunks.pop_front().unwrap_or_default());
+        }
+        self.len -= usize::from(value.is_some());
+        value
+    }
+
+    /// Drops the `count` oldest values.
+    pub(crate) fn drop_front(&mut self, count: usize, pool: &ChunkPool<T>) {
+        let mut left = count.min(self.len);
+        self.len -= left;
+        while left > 0 {
+            let Some(first) = self.chunks.front_mut() else {
+                break;
+            };
+            if first.len() <= left {
+                left -= first.len();
+                first.clear();
+                pool.give(self.chunks.pop_front().unwrap_or_default());
+            } else {
+                first.drain(..left);
+                left = 0;
+            }
+        }
+    }
+
+    /// Takes every value, oldest first.
+    pub(crate) fn take_all(&mut self) -> impl Iterator<Item = T> + use<T> {
+        self.len = 0;
+        std::mem::take(&mut self.chunks).into_iter().flatten()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_across_chunks() {
+        let pool = ChunkPool::new(4);
+        let mut queue = ChunkQueue::default();
+        for i in 0..(CHUNK * 2 + 5) {
+            queue.push_back(i, &pool);
+        }
+        assert_eq!(queue.len(), CHUNK * 2 + 5);
+        assert_eq!(queue.pop_front(&pool), Some(0));
+        queue.drop_front(CHUNK, &pool);
+        assert_eq!(queue.front(), Some(&(CHUNK + 1)));
+        assert_eq!(queue.len(), CHUNK + 4);
+        assert_eq!(queue.iter().count(), CHUNK + 4);
+        let all: Vec<_> = queue.take_all().collect();
+        assert_eq!(all.first(), Some(&(CHUNK + 1)));
+        assert_eq!(all.len(), CHUNK + 4);
+        assert!(queue.is_empty());
+        assert_eq!(queue.pop_front(&pool), None);
+    }
+
+    #[test]
+    fn emptied_chunks_are_reused_up_to_the_pool_size() {
+        let pool = ChunkPool::new(3);
+        let mut queue = ChunkQueue::default();
+        for i in 0..CHUNK * 8 {
+            queue.push_back(i, &pool);
+        }
+        queue.drop_front(CHUNK * 7, &pool);
+        assert_eq!(queue.chunks.len(), 1);
+        assert_eq!(pool.free.lock().unwrap().len(), 3);
+        let mut other = ChunkQueue::default();
+        other.push_back(0, &pool);
+        assert_eq!(
+            pool.free.lock().unwrap().len(),
+            2,
+            "another queue takes a pooled chunk"
+        );
+    }
+}
