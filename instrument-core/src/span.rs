@@ -340,7 +340,14 @@ pub(crate) struct SpanCore {
 unsafe impl Sync for SpanCore {}
 
 impl SpanCore {
-    fn start(
+    /// Starts a span: asks each span handler in `chain` for its span value, writing the state in
+    /// place at `place` so that nothing large is copied on the hot path.
+    ///
+    /// # Safety
+    /// `place` is valid for writes of a `SpanCore`; on return it holds an initialised one.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn init(
+        place: *mut SpanCore,
         chain: &'static Chain,
         id: SpanId,
         parent: Option<SpanId>,
@@ -348,43 +355,46 @@ impl SpanCore {
         dispatcher: &'static str,
         instance: Option<&'static str>,
         args: &[Arg<'_>],
-    ) -> Self {
-        let mut spans = HandlerSpans {
-            live: 0,
-            inline: [MaybeUninit::uninit(), MaybeUninit::uninit()],
-            more: Vec::new(),
-        };
+    ) {
         let start = Timestamp::now();
-        if !chain.span.is_empty() {
-            let _guard = HandlerGuard::enter();
-            let cx = SpanStart {
-                id,
-                parent,
-                start,
-                tags: &tags,
-                args,
-                instance,
-                dispatcher,
-            };
-            for (index, handler) in chain.span.iter().enumerate() {
-                if let Some(slot) = handler.new_span(&cx) {
-                    if index < 2 {
-                        spans.inline[index].write(slot);
-                        spans.live |= 1 << index;
-                    } else {
-                        spans.more.push((index, slot));
-                    }
-                }
-            }
+        // SAFETY: every field is written once, through raw pointers, before any is read.
+        unsafe {
+            (&raw mut (*place).id).write(id);
+            (&raw mut (*place).parent).write(parent);
+            (&raw mut (*place).start).write(start);
+            (&raw mut (*place).chain).write(chain);
+            (&raw mut (*place).tags).write(tags);
+            (&raw mut (*place).dispatcher).write(dispatcher);
+            (&raw mut (*place).spans).write(UnsafeCell::new(HandlerSpans {
+                live: 0,
+                inline: [MaybeUninit::uninit(), MaybeUninit::uninit()],
+                more: Vec::new(),
+            }));
         }
-        Self {
+        if chain.span.is_empty() {
+            return;
+        }
+        // SAFETY: initialised just above, and not shared yet.
+        let (core, spans) = unsafe { (&*place, &mut *(*place).spans.get()) };
+        let _guard = HandlerGuard::enter();
+        let cx = SpanStart {
             id,
             parent,
             start,
-            chain,
-            tags,
+            tags: &core.tags,
+            args,
+            instance,
             dispatcher,
-            spans: UnsafeCell::new(spans),
+        };
+        for (index, handler) in chain.span.iter().enumerate() {
+            if let Some(slot) = handler.new_span(&cx) {
+                if index < 2 {
+                    spans.inline[index].write(slot);
+                    spans.live |= 1 << index;
+                } else {
+                    spans.more.push((index, slot));
+                }
+            }
         }
     }
 
@@ -475,19 +485,34 @@ impl SpanState {
         instance: Option<&'static str>,
         args: &[Arg<'_>],
     ) -> Option<Self> {
+        let mut place = MaybeUninit::uninit();
+        // SAFETY: `start_at` initialises `place` when it returns true.
+        Self::start_at(&mut place, chain, name, dispatcher, instance, args)
+            .then(|| unsafe { place.assume_init() })
+    }
+
+    /// As [`SpanState::start`], writing the state in place; `false` (and `place` untouched) when
+    /// called from inside a handler.
+    #[inline]
+    pub(crate) fn start_at(
+        place: &mut MaybeUninit<Self>,
+        chain: &'static Chain,
+        name: &'static str,
+        dispatcher: &'static str,
+        instance: Option<&'static str>,
+        args: &[Arg<'_>],
+    ) -> bool {
         if context::in_handler() {
-            return None;
+            return false;
         }
         let id = SpanId::fresh(name);
-        Some(Self::with_core(SpanCore::start(
-            chain,
-            id,
-            context::current_id(),
-            context::tags(),
-            dispatcher,
-            instance,
-            args,
-        )))
+        let parent = context::current_id();
+        let tags = context::tags();
+        Self::init(place, |core| {
+            // SAFETY: `core` points into `place`, valid for writes.
+            unsafe { SpanCore::init(core, chain, id, parent, tags, dispatcher, instance, args) };
+        });
+        true
     }
 
     /// Starts a span with an explicit id, parent and tags (the by-id API).
@@ -499,19 +524,26 @@ impl SpanState {
         dispatcher: &'static str,
         args: &[Arg<'_>],
     ) -> Self {
-        Self::with_core(SpanCore::start(
-            chain, id, parent, tags, dispatcher, None, args,
-        ))
+        let mut place = MaybeUninit::uninit();
+        Self::init(&mut place, |core| {
+            // SAFETY: `core` points into `place`, valid for writes.
+            unsafe { SpanCore::init(core, chain, id, parent, tags, dispatcher, None, args) };
+        });
+        // SAFETY: `init` initialised every field.
+        unsafe { place.assume_init() }
     }
 
-    fn with_core(core: SpanCore) -> Self {
-        Self {
-            core,
-            metadata: Vec::new(),
-            slot: None,
-            registered: false,
-            finished: false,
-            _pinned: PhantomPinned,
+    /// Writes a fresh state at `place`, its core by `init_core`.
+    fn init(place: &mut MaybeUninit<Self>, init_core: impl FnOnce(*mut SpanCore)) {
+        let p = place.as_mut_ptr();
+        // SAFETY: every field is written once before `place` is read.
+        unsafe {
+            init_core(&raw mut (*p).core);
+            (&raw mut (*p).metadata).write(Vec::new());
+            (&raw mut (*p).slot).write(None);
+            (&raw mut (*p).registered).write(false);
+            (&raw mut (*p).finished).write(false);
+            (&raw mut (*p)._pinned).write(PhantomPinned);
         }
     }
 
@@ -679,20 +711,24 @@ pub fn run_sync<R>(
     body: impl FnOnce(Option<StartHook<'_>>) -> R,
     finish: impl FnOnce(Pin<&mut SpanState>, &R),
 ) -> R {
-    let mut slot = std::pin::pin!(None::<SpanState>);
+    let mut place = Place {
+        state: MaybeUninit::uninit(),
+        started: false,
+    };
     let mut scope = None;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         body(Some(&mut |args: &[Arg<'_>]| {
             let name = callsite.span_name(instance);
             let dispatcher = callsite.dispatcher_name();
-            slot.set(SpanState::start(chain, name, dispatcher, instance, args));
-            if let Some(mut state) = slot.as_mut().as_pin_mut() {
+            place.started =
+                SpanState::start_at(&mut place.state, chain, name, dispatcher, instance, args);
+            if let Some(mut state) = place.pinned() {
                 state.as_mut().register();
                 scope = Some(Scope::enter(state.core.id));
             }
         }))
     }));
-    let Some(mut state) = slot.as_mut().as_pin_mut() else {
+    let Some(mut state) = place.pinned() else {
         return result.unwrap_or_else(|payload| std::panic::resume_unwind(payload));
     };
     if let Some(scope) = scope {
@@ -706,5 +742,30 @@ pub fn run_sync<R>(
             value
         }
         Err(payload) => state.panicked(payload),
+    }
+}
+
+/// `run_sync`'s span state, started in place and never moved: a pinned `Option<SpanState>` whose
+/// drop ends the span if it was started and not ended.
+struct Place {
+    state: MaybeUninit<SpanState>,
+    started: bool,
+}
+
+impl Place {
+    fn pinned(&mut self) -> Option<Pin<&mut SpanState>> {
+        // SAFETY: `state` is initialised when `started`; `Place` is a local of `run_sync` that is
+        // never moved, and its Drop drops the state in place, so the pin's guarantees hold.
+        self.started
+            .then(|| unsafe { Pin::new_unchecked(self.state.assume_init_mut()) })
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if self.started {
+            // SAFETY: initialised, and dropped exactly once, here.
+            unsafe { self.state.assume_init_drop() };
+        }
     }
 }

@@ -125,8 +125,11 @@ impl Record {
 /// own buffer, with no lock and no atomic read-modify-write; text and wall-clock times are made
 /// only when you read.
 ///
-/// It keeps at most [`SimpleSpanHandler::capacity`] spans (by default [`DEFAULT_CAPACITY`]); when
-/// full, the spans that ended first are evicted, and [`SimpleSpanHandler::evicted`] counts them.
+/// It keeps at most [`SimpleSpanHandler::capacity`] spans (by default [`DEFAULT_CAPACITY`]) when
+/// read, and [`SimpleSpanHandler::evicted`] counts the spans it let go. Every read first trims to
+/// the capacity across all threads, the spans that ended first going first. Between reads, storage
+/// may run up to an eighth over the capacity; past that, the recording thread drops its own oldest
+/// spans, so that threads do not stall each other on a shared lock.
 ///
 /// ```
 /// use instrument_handlers::SimpleSpanHandler;
@@ -258,10 +261,19 @@ impl SimpleSpanHandler {
         }
     }
 
-    /// Trims the buffers back to the capacity if together they passed the high-water mark.
+    /// Trims the buffers back to the capacity if together they passed the high-water mark: first
+    /// from this thread's own oldest spans, under its own lock only, so that recording threads do not
+    /// stall each other; then, if this thread holds too few, across all threads, oldest first.
     #[cold]
     fn enforce_capacity(&self) {
-        if self.buffers.len() > self.high_water {
+        let total = self.buffers.len();
+        if total <= self.high_water {
+            return;
+        }
+        let excess = total - self.capacity;
+        let trimmed = self.buffers.trim_own(excess);
+        self.evicted.fetch_add(trimmed as u64, Ordering::Relaxed);
+        if trimmed < excess {
             drop(self.lock_all());
         }
     }

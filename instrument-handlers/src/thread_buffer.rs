@@ -146,6 +146,27 @@ impl<T: Send + 'static> ThreadBuffers<T> {
         }
     }
 
+    /// Drops up to `max` of the oldest values this thread appended, under this thread's lock only;
+    /// returns how many it dropped.
+    pub(crate) fn trim_own(&self, max: usize) -> usize {
+        let Ok(Some(buffer)) = MINE.try_with(|mine| {
+            mine.borrow()
+                .iter()
+                .find(|(key, _, _)| *key == self.key)
+                .map(|(_, buffer, _)| buffer.cast::<Buffer<T>>())
+        }) else {
+            return 0;
+        };
+        // SAFETY: as in `push`.
+        let buffer = unsafe { &*buffer };
+        let mut deque = buffer.lock();
+        buffer.spill(&mut deque);
+        let dropped = max.min(deque.len());
+        deque.drop_front(dropped, &buffer.pool);
+        buffer.in_deque.store(deque.len(), Ordering::Relaxed);
+        dropped
+    }
+
     #[cold]
     fn first_push(&self, value: T) -> usize {
         let buffer = Arc::new(Buffer::new(Arc::clone(&self.pool)));
