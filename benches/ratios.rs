@@ -8,6 +8,7 @@
 mod cases;
 
 use std::hint::black_box;
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use cases::*;
@@ -40,34 +41,92 @@ fn fastrace_batches(iters: u64, f: impl Fn(u64)) -> Duration {
         });
         done += batch;
     }
-    start.elapsed()
+    let elapsed = start.elapsed();
+    // fastrace finishes its spans on a background thread; let it catch up outside the timed region,
+    // so that its backlog does not steal a core from the next case.
+    fastrace::flush();
+    elapsed
 }
 
-/// `iters` calls of `f` on each of `threads` threads at once; returns the wall time.
-fn on_threads(threads: usize, iters: u64, f: fn(u64) -> u64) -> Duration {
-    let barrier = std::sync::Barrier::new(threads + 1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
+/// Two long-lived worker threads, as a server's pool has, for the throughput cases.
+struct Workers {
+    jobs: Vec<std::sync::mpsc::Sender<Job>>,
+}
+
+/// Calls to make, the function, a barrier that starts all workers at once, and where to send the
+/// worker's own start and end times: the workers time themselves, since with every core busy the
+/// coordinating thread may not run when they start.
+type Job = (
+    u64,
+    fn(u64) -> u64,
+    Arc<Barrier>,
+    std::sync::mpsc::Sender<(Instant, Instant)>,
+);
+
+impl Workers {
+    fn new(count: usize) -> Self {
+        let jobs = (0..count)
             .map(|_| {
-                let barrier = &barrier;
-                scope.spawn(move || {
-                    barrier.wait();
-                    for i in 0..iters {
-                        black_box(f(i));
+                let (send, receive) = std::sync::mpsc::channel::<Job>();
+                std::thread::spawn(move || {
+                    for (iters, f, barrier, times) in receive {
+                        barrier.wait();
+                        let start = Instant::now();
+                        for i in 0..iters {
+                            black_box(f(i));
+                        }
+                        times.send((start, Instant::now())).unwrap();
                     }
-                    barrier.wait();
-                })
+                });
+                send
             })
             .collect();
-        barrier.wait();
-        let start = Instant::now();
-        barrier.wait();
-        let elapsed = start.elapsed();
-        for w in workers {
-            w.join().unwrap();
+        Self { jobs }
+    }
+
+    /// `iters` calls of `f` on each of `threads` workers at once; returns the wall time from the
+    /// first worker's start to the last one's end.
+    fn run(&self, threads: usize, iters: u64, f: fn(u64) -> u64) -> Duration {
+        let barrier = Arc::new(Barrier::new(threads));
+        let (send, receive) = std::sync::mpsc::channel();
+        for job in &self.jobs[..threads] {
+            job.send((iters, f, Arc::clone(&barrier), send.clone()))
+                .unwrap();
         }
-        elapsed
-    })
+        drop(send);
+        let times: Vec<(Instant, Instant)> = receive.iter().collect();
+        let start = times.iter().map(|t| t.0).min().unwrap();
+        let end = times.iter().map(|t| t.1).max().unwrap();
+        end - start
+    }
+}
+
+/// Waits for fastrace's background collector to drain, outside the timed region.
+fn flushed(elapsed: Duration) -> Duration {
+    fastrace::flush();
+    elapsed
+}
+
+/// One fastrace child span, under a root made every `FASTRACE_BATCH` calls on this thread.
+fn fastrace_rooted(i: u64) -> u64 {
+    thread_local! {
+        static ROOT: std::cell::RefCell<Option<(fastrace::Span, fastrace::local::LocalParentGuard)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    ROOT.with(|root| {
+        let mut root = root.borrow_mut();
+        if i % FASTRACE_BATCH == 0 {
+            // Drop the guard before the span it guards, then start a new root.
+            if let Some((span, guard)) = root.take() {
+                drop(guard);
+                drop(span);
+            }
+            let span = fastrace::Span::root("root", fastrace::collector::SpanContext::random());
+            let guard = span.set_local_parent();
+            *root = Some((span, guard));
+        }
+    });
+    fastrace_span(i)
 }
 
 fn main() {
@@ -79,6 +138,8 @@ fn main() {
         .build()
         .unwrap();
     let runtime = &runtime;
+    let workers = Workers::new(2);
+    let workers = &workers;
 
     let mut cases: Vec<(&str, Case<'_>)> = vec![
         (
@@ -149,10 +210,23 @@ fn main() {
                 tracing::dispatcher::with_default(&noop_layer, || timed(n, tracing_event))
             }),
         ),
-        ("ours_1_thread", Box::new(|n| on_threads(1, n, ours_simple))),
+        ("plain_1_thread", Box::new(|n| workers.run(1, n, plain))),
+        ("plain_2_threads", Box::new(|n| workers.run(2, n, plain))),
+        (
+            "fastrace_1_thread",
+            Box::new(|n| flushed(workers.run(1, n, fastrace_rooted))),
+        ),
+        (
+            "fastrace_2_threads",
+            Box::new(|n| flushed(workers.run(2, n, fastrace_rooted))),
+        ),
+        (
+            "ours_1_thread",
+            Box::new(|n| workers.run(1, n, ours_simple)),
+        ),
         (
             "ours_2_threads",
-            Box::new(|n| on_threads(2, n, ours_simple)),
+            Box::new(|n| workers.run(2, n, ours_simple)),
         ),
         (
             "ours_async",
@@ -252,7 +326,17 @@ fn main() {
             median("ours_async") / median("tracing_async"),
         ),
     ];
-    for (name, value) in ratios {
+    let reference = [
+        (
+            "plain_two_threads_speedup",
+            2.0 * median("plain_1_thread") / median("plain_2_threads"),
+        ),
+        (
+            "fastrace_two_threads_speedup",
+            2.0 * median("fastrace_1_thread") / median("fastrace_2_threads"),
+        ),
+    ];
+    for (name, value) in ratios.into_iter().chain(reference) {
         println!("ratio {name} {value:.3}");
     }
     println!();

@@ -68,6 +68,7 @@ impl<T> ChunkQueue<T> {
         self.len
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -84,18 +85,9 @@ impl<T> ChunkQueue<T> {
         self.len += 1;
     }
 
+    #[cfg(test)]
     pub(crate) fn front(&self) -> Option<&T> {
         self.chunks.front()?.front()
-    }
-
-    pub(crate) fn pop_front(&mut self, pool: &ChunkPool<T>) -> Option<T> {
-        let first = self.chunks.front_mut()?;
-        let value = first.pop_front();
-        if first.is_empty() {
-            pool.give(self.chunks.pop_front().unwrap_or_default());
-        }
-        self.len -= usize::from(value.is_some());
-        value
     }
 
     /// Drops the `count` oldest values.
@@ -140,7 +132,7 @@ mod tests {
             queue.push_back(i, &pool);
         }
         assert_eq!(queue.len(), CHUNK * 2 + 5);
-        assert_eq!(queue.pop_front(&pool), Some(0));
+        queue.drop_front(1, &pool);
         queue.drop_front(CHUNK, &pool);
         assert_eq!(queue.front(), Some(&(CHUNK + 1)));
         assert_eq!(queue.len(), CHUNK + 4);
@@ -149,7 +141,7 @@ mod tests {
         assert_eq!(all.first(), Some(&(CHUNK + 1)));
         assert_eq!(all.len(), CHUNK + 4);
         assert!(queue.is_empty());
-        assert_eq!(queue.pop_front(&pool), None);
+        assert_eq!(queue.front(), None);
     }
 
     #[test]

@@ -301,27 +301,28 @@ impl std::fmt::Debug for SimpleSpanHandler {
 }
 
 /// Removes the `count` records that ended first across all buffers. Each buffer is in push order,
-/// which is end order for the thread that owns it, so only the fronts need comparing.
+/// which is end order for the thread that owns it: a merge over the buffers' fronts counts how many
+/// to take from each, then each drops that many at once.
 fn evict_oldest(buffers: &mut [ThreadValues<'_, Record>], count: usize) {
-    let mut live: Vec<usize> = (0..buffers.len())
-        .filter(|&i| !buffers[i].values().is_empty())
-        .collect();
-    if let [only] = live[..] {
-        buffers[only].drop_front(count);
-        return;
-    }
-    for _ in 0..count {
-        let Some((position, &oldest)) = live
+    let mut take = vec![0usize; buffers.len()];
+    {
+        let mut fronts: Vec<_> = buffers
             .iter()
-            .enumerate()
-            .min_by_key(|&(_, &i)| buffers[i].values().front().map(|r| r.end))
-        else {
-            return;
-        };
-        buffers[oldest].pop_front();
-        if buffers[oldest].values().is_empty() {
-            live.swap_remove(position);
+            .map(|b| b.values().iter().peekable())
+            .collect();
+        for _ in 0..count {
+            let oldest = fronts
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, front)| front.peek().map(|r| (r.end, i)))
+                .min();
+            let Some((_, i)) = oldest else { break };
+            fronts[i].next();
+            take[i] += 1;
         }
+    }
+    for (buffer, count) in buffers.iter_mut().zip(take) {
+        buffer.drop_front(count);
     }
 }
 

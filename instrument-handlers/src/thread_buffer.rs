@@ -247,11 +247,6 @@ impl<T: 'static> ThreadValues<'_, T> {
         self.deque.drop_front(count, &self.buffer.pool);
     }
 
-    /// Drops the oldest value.
-    pub(crate) fn pop_front(&mut self) -> Option<T> {
-        self.deque.pop_front(&self.buffer.pool)
-    }
-
     /// Takes every value, oldest first.
     pub(crate) fn take_all(&mut self) -> impl Iterator<Item = T> + use<T> {
         self.deque.take_all()
