@@ -115,7 +115,7 @@ fn fastrace_rooted(i: u64) -> u64 {
     }
     ROOT.with(|root| {
         let mut root = root.borrow_mut();
-        if i % FASTRACE_BATCH == 0 {
+        if i.is_multiple_of(FASTRACE_BATCH) {
             // Drop the guard before the span it guards, then start a new root.
             if let Some((span, guard)) = root.take() {
                 drop(guard);
