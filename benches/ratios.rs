@@ -8,15 +8,12 @@
 mod cases;
 
 use std::hint::black_box;
-use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use cases::*;
 
 const ROUNDS: usize = 21;
 const SAMPLE_MS: u64 = 15;
-/// Children per fastrace root: the root's cost is shared by this many spans.
-const FASTRACE_BATCH: u64 = 100;
 
 /// A case: runs `iters` calls and returns the time taken.
 type Case<'a> = Box<dyn FnMut(u64) -> Duration + 'a>;
@@ -27,106 +24,6 @@ fn timed(iters: u64, mut f: impl FnMut(u64)) -> Duration {
         f(i);
     }
     start.elapsed()
-}
-
-fn fastrace_batches(iters: u64, f: impl Fn(u64)) -> Duration {
-    let start = Instant::now();
-    let mut done = 0;
-    while done < iters {
-        let batch = FASTRACE_BATCH.min(iters - done);
-        under_fastrace_root(|| {
-            for i in 0..batch {
-                f(i);
-            }
-        });
-        done += batch;
-    }
-    let elapsed = start.elapsed();
-    // fastrace finishes its spans on a background thread; let it catch up outside the timed region,
-    // so that its backlog does not steal a core from the next case.
-    fastrace::flush();
-    elapsed
-}
-
-/// Two long-lived worker threads, as a server's pool has, for the throughput cases.
-struct Workers {
-    jobs: Vec<std::sync::mpsc::Sender<Job>>,
-}
-
-/// Calls to make, the function, a barrier that starts all workers at once, and where to send the
-/// worker's own start and end times: the workers time themselves, since with every core busy the
-/// coordinating thread may not run when they start.
-type Job = (
-    u64,
-    fn(u64) -> u64,
-    Arc<Barrier>,
-    std::sync::mpsc::Sender<(Instant, Instant)>,
-);
-
-impl Workers {
-    fn new(count: usize) -> Self {
-        let jobs = (0..count)
-            .map(|_| {
-                let (send, receive) = std::sync::mpsc::channel::<Job>();
-                std::thread::spawn(move || {
-                    for (iters, f, barrier, times) in receive {
-                        barrier.wait();
-                        let start = Instant::now();
-                        for i in 0..iters {
-                            black_box(f(i));
-                        }
-                        times.send((start, Instant::now())).unwrap();
-                    }
-                });
-                send
-            })
-            .collect();
-        Self { jobs }
-    }
-
-    /// `iters` calls of `f` on each of `threads` workers at once; returns the wall time from the
-    /// first worker's start to the last one's end.
-    fn run(&self, threads: usize, iters: u64, f: fn(u64) -> u64) -> Duration {
-        let barrier = Arc::new(Barrier::new(threads));
-        let (send, receive) = std::sync::mpsc::channel();
-        for job in &self.jobs[..threads] {
-            job.send((iters, f, Arc::clone(&barrier), send.clone()))
-                .unwrap();
-        }
-        drop(send);
-        let times: Vec<(Instant, Instant)> = receive.iter().collect();
-        let start = times.iter().map(|t| t.0).min().unwrap();
-        let end = times.iter().map(|t| t.1).max().unwrap();
-        end - start
-    }
-}
-
-/// Waits for fastrace's background collector to drain, outside the timed region.
-fn flushed(elapsed: Duration) -> Duration {
-    fastrace::flush();
-    elapsed
-}
-
-/// One fastrace child span, under a root made every `FASTRACE_BATCH` calls on this thread.
-fn fastrace_rooted(i: u64) -> u64 {
-    thread_local! {
-        static ROOT: std::cell::RefCell<Option<(fastrace::Span, fastrace::local::LocalParentGuard)>> =
-            const { std::cell::RefCell::new(None) };
-    }
-    ROOT.with(|root| {
-        let mut root = root.borrow_mut();
-        if i.is_multiple_of(FASTRACE_BATCH) {
-            // Drop the guard before the span it guards, then start a new root.
-            if let Some((span, guard)) = root.take() {
-                drop(guard);
-                drop(span);
-            }
-            let span = fastrace::Span::root("root", fastrace::collector::SpanContext::random());
-            let guard = span.set_local_parent();
-            *root = Some((span, guard));
-        }
-    });
-    fastrace_span(i)
 }
 
 fn main() {

@@ -5,8 +5,9 @@
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::hint::black_box;
+use std::sync::{Arc, Barrier};
 use std::sync::{Mutex, Once, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use fastrace::collector::{Config, Reporter, SpanContext, SpanRecord};
 use instrument::handlers::SimpleSpanHandler;
@@ -299,4 +300,109 @@ pub fn under_fastrace_root<R>(f: impl FnOnce() -> R) -> R {
     let root = fastrace::Span::root("root", SpanContext::random());
     let _guard = root.set_local_parent();
     f()
+}
+
+// ---- shared drivers ------------------------------------------------------------------------------
+
+/// Children per fastrace root: the root's cost is shared by this many spans.
+pub const FASTRACE_BATCH: u64 = 100;
+
+pub fn fastrace_batches(iters: u64, f: impl Fn(u64)) -> Duration {
+    let start = Instant::now();
+    let mut done = 0;
+    while done < iters {
+        let batch = FASTRACE_BATCH.min(iters - done);
+        under_fastrace_root(|| {
+            for i in 0..batch {
+                f(i);
+            }
+        });
+        done += batch;
+    }
+    let elapsed = start.elapsed();
+    // fastrace finishes its spans on a background thread; let it catch up outside the timed region,
+    // so that its backlog does not steal a core from the next case.
+    fastrace::flush();
+    elapsed
+}
+
+/// Two long-lived worker threads, as a server's pool has, for the throughput cases.
+pub struct Workers {
+    jobs: Vec<std::sync::mpsc::Sender<Job>>,
+}
+
+/// Calls to make, the function, a barrier that starts all workers at once, and where to send the
+/// worker's own start and end times: the workers time themselves, since with every core busy the
+/// coordinating thread may not run when they start.
+pub type Job = (
+    u64,
+    fn(u64) -> u64,
+    Arc<Barrier>,
+    std::sync::mpsc::Sender<(Instant, Instant)>,
+);
+
+impl Workers {
+    pub fn new(count: usize) -> Self {
+        let jobs = (0..count)
+            .map(|_| {
+                let (send, receive) = std::sync::mpsc::channel::<Job>();
+                std::thread::spawn(move || {
+                    for (iters, f, barrier, times) in receive {
+                        barrier.wait();
+                        let start = Instant::now();
+                        for i in 0..iters {
+                            black_box(f(i));
+                        }
+                        times.send((start, Instant::now())).unwrap();
+                    }
+                });
+                send
+            })
+            .collect();
+        Self { jobs }
+    }
+
+    /// `iters` calls of `f` on each of `threads` workers at once; returns the wall time from the
+    /// first worker's start to the last one's end.
+    pub fn run(&self, threads: usize, iters: u64, f: fn(u64) -> u64) -> Duration {
+        let barrier = Arc::new(Barrier::new(threads));
+        let (send, receive) = std::sync::mpsc::channel();
+        for job in &self.jobs[..threads] {
+            job.send((iters, f, Arc::clone(&barrier), send.clone()))
+                .unwrap();
+        }
+        drop(send);
+        let times: Vec<(Instant, Instant)> = receive.iter().collect();
+        let start = times.iter().map(|t| t.0).min().unwrap();
+        let end = times.iter().map(|t| t.1).max().unwrap();
+        end - start
+    }
+}
+
+/// Waits for fastrace's background collector to drain, outside the timed region.
+pub fn flushed(elapsed: Duration) -> Duration {
+    fastrace::flush();
+    elapsed
+}
+
+/// One fastrace child span, under a root made every `FASTRACE_BATCH` calls on this thread.
+pub fn fastrace_rooted(i: u64) -> u64 {
+    thread_local! {
+        static ROOT: std::cell::RefCell<Option<(fastrace::Span, fastrace::local::LocalParentGuard)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    ROOT.with(|root| {
+        let mut root = root.borrow_mut();
+        if i.is_multiple_of(FASTRACE_BATCH) {
+            // Drop the guard before the span it guards, then start a new root.
+            if let Some((span, guard)) = root.take() {
+                drop(guard);
+                drop(span);
+            }
+            let span = fastrace::Span::root("root", fastrace::collector::SpanContext::random());
+            let guard = span.set_local_parent();
+            *root = Some((span, guard));
+        }
+    });
+    fastrace_span(i)
 }
