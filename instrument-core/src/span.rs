@@ -586,17 +586,6 @@ impl SpanState {
         std::panic::resume_unwind(payload)
     }
 
-    /// Wraps `future` so that it runs inside the span on every poll; see [`Instrumented`].
-    pub fn instrument<'s, F: Future>(
-        self: Pin<&'s mut Self>,
-        future: Pin<&'s mut F>,
-    ) -> Instrumented<'s, F> {
-        Instrumented {
-            state: self,
-            future,
-        }
-    }
-
     /// Ends the span normally with the return value.
     #[inline]
     pub fn exit(self: Pin<&mut Self>, result: Option<Arg<'_>>) {
@@ -651,33 +640,42 @@ impl fmt::Debug for SpanState {
     }
 }
 
-/// A future running inside a span: the span is current during every poll, and a panic in a poll drops
-/// the span with the panic's message. Made by `#[span]` on `async fn`.
+/// A future running inside a span, when there is one: the span is current during every poll, and a
+/// panic in a poll drops the span with the panic's message. Made by `#[span]` on `async fn`, which
+/// awaits it once whether or not a handler listens, and ends the span from the output after.
 #[doc(hidden)]
 #[must_use = "futures do nothing unless polled"]
 pub struct Instrumented<'s, F> {
-    state: Pin<&'s mut SpanState>,
-    future: Pin<&'s mut F>,
+    state: Pin<&'s mut Option<SpanState>>,
+    future: F,
+}
+
+/// Wraps `future` so that it runs inside `state`'s span, if any, on every poll.
+#[doc(hidden)]
+#[inline]
+pub fn instrument<F: Future>(state: Pin<&mut Option<SpanState>>, future: F) -> Instrumented<'_, F> {
+    Instrumented { state, future }
 }
 
 impl<F: Future> Future for Instrumented<'_, F> {
     type Output = F::Output;
 
     #[inline]
-    fn poll(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        let this = &mut *self;
-        let future = this.future.as_mut();
-        this.state.as_mut().run(move || future.poll(cx))
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        // SAFETY: `future` is structurally pinned: never moved out, and there is no Drop impl.
+        let this = unsafe { self.get_unchecked_mut() };
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        match this.state.as_mut().as_pin_mut() {
+            None => future.poll(cx),
+            Some(state) => state.run(move || future.poll(cx)),
+        }
     }
 }
 
 impl<F> fmt::Debug for Instrumented<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Instrumented")
-            .field("state", &*self.state)
+            .field("state", &self.state.as_ref().get_ref().as_ref())
             .finish_non_exhaustive()
     }
 }
@@ -691,17 +689,25 @@ pub(crate) fn end_for_shutdown(core: &SpanCore) {
     unsafe { core.end(&Outcome::Shutdown, &[]) };
 }
 
-/// The start of a span as a synchronous `#[span]` function's body reports it: a callback the body
-/// calls with its arguments, before running, when a handler listens.
+/// The start of a span as a synchronous `#[span]` function's body reports it: the body calls
+/// `start` with its arguments, before running, when a handler listens. Not API.
 #[doc(hidden)]
-pub type StartHook<'h> = &'h mut dyn FnMut(&[Arg<'_>]);
+pub trait StartSpan {
+    /// Starts the span with the body's arguments and makes it current.
+    fn start(&mut self, args: &[Arg<'_>]);
+}
+
+/// What a synchronous `#[span]` function's body is given to report its start. Not API.
+#[doc(hidden)]
+pub type StartHook<'h> = &'h mut dyn StartSpan;
 
 /// Runs a synchronous `#[span]` function's body inside a span; not API.
 ///
 /// The body holds the arguments (moved into its closure), so it reports them itself by calling the
 /// hook before it runs; the span's state lives here, in this out-of-line frame, so that the
 /// instrumented function itself stays small and its idle path cheap. `finish` ends the span from the
-/// return value (exit, or drop for `Err`); a panic drops it with the panic's message.
+/// return value (exit, or drop for `Err`); a panic drops it with the panic's message. The generic part
+/// is only the calls to `body` and `finish`: the rest is shared code.
 #[doc(hidden)]
 #[inline(never)]
 pub fn run_sync<R>(
@@ -711,37 +717,65 @@ pub fn run_sync<R>(
     body: impl FnOnce(Option<StartHook<'_>>) -> R,
     finish: impl FnOnce(Pin<&mut SpanState>, &R),
 ) -> R {
-    let mut place = Place {
-        state: MaybeUninit::uninit(),
-        started: false,
+    let mut frame = SyncFrame {
+        place: Place {
+            state: MaybeUninit::uninit(),
+            started: false,
+        },
+        scope: None,
+        chain,
+        callsite,
+        instance,
     };
-    let mut scope = None;
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        body(Some(&mut |args: &[Arg<'_>]| {
-            let name = callsite.span_name(instance);
-            let dispatcher = callsite.dispatcher_name();
-            place.started =
-                SpanState::start_at(&mut place.state, chain, name, dispatcher, instance, args);
-            if let Some(mut state) = place.pinned() {
-                state.as_mut().register();
-                scope = Some(Scope::enter(state.core.id));
-            }
-        }))
-    }));
-    let Some(mut state) = place.pinned() else {
-        return result.unwrap_or_else(|payload| std::panic::resume_unwind(payload));
-    };
-    if let Some(scope) = scope {
-        // SAFETY: only `metadata` is touched; nothing is moved.
-        let this = unsafe { state.as_mut().get_unchecked_mut() };
-        scope.leave(this.core.id, &mut this.metadata);
-    }
-    match result {
-        Ok(value) => {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(Some(&mut frame))));
+    match (frame.leave(), result) {
+        (Some(state), Ok(value)) => {
             finish(state, &value);
             value
         }
-        Err(payload) => state.panicked(payload),
+        (Some(state), Err(payload)) => state.panicked(payload),
+        (None, result) => result.unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
+    }
+}
+
+/// `run_sync`'s frame: where the span starts, in place, when the body reports its arguments.
+struct SyncFrame {
+    place: Place,
+    scope: Option<Scope>,
+    chain: &'static Chain,
+    callsite: &'static crate::callsite::Callsite,
+    instance: Option<&'static str>,
+}
+
+impl StartSpan for SyncFrame {
+    fn start(&mut self, args: &[Arg<'_>]) {
+        let name = self.callsite.span_name(self.instance);
+        let dispatcher = self.callsite.dispatcher_name();
+        self.place.started = SpanState::start_at(
+            &mut self.place.state,
+            self.chain,
+            name,
+            dispatcher,
+            self.instance,
+            args,
+        );
+        if let Some(mut state) = self.place.pinned() {
+            state.as_mut().register();
+            self.scope = Some(Scope::enter(state.core.id));
+        }
+    }
+}
+
+impl SyncFrame {
+    /// Leaves the span's scope (collecting what the body recorded); the state, if a span started.
+    fn leave(&mut self) -> Option<Pin<&mut SpanState>> {
+        let mut state = self.place.pinned()?;
+        if let Some(scope) = self.scope.take() {
+            // SAFETY: only `metadata` is touched; nothing is moved.
+            let this = unsafe { state.as_mut().get_unchecked_mut() };
+            scope.leave(this.core.id, &mut this.metadata);
+        }
+        Some(state)
     }
 }
 
@@ -754,8 +788,8 @@ struct Place {
 
 impl Place {
     fn pinned(&mut self) -> Option<Pin<&mut SpanState>> {
-        // SAFETY: `state` is initialised when `started`; `Place` is a local of `run_sync` that is
-        // never moved, and its Drop drops the state in place, so the pin's guarantees hold.
+        // SAFETY: `state` is initialised when `started`; `Place` lives in `run_sync`'s frame, which
+        // never moves it, and its Drop drops the state in place, so the pin's guarantees hold.
         self.started
             .then(|| unsafe { Pin::new_unchecked(self.state.assume_init_mut()) })
     }

@@ -19,9 +19,9 @@ pub fn function(args: &SpanArgs, func: &ItemFn) -> TokenStream {
     } else {
         match func.returns() {
             Returns::ImplFuture { output: value } => {
-                let mode = finish_mode(args, value.is_some_and(item::is_unit));
+                let mode = Mode::of(args, value.is_some_and(item::is_unit));
                 let start = start(args, func, &krate);
-                let rest = impl_future(&krate, &mode, output, body);
+                let rest = impl_future(&krate, mode, output, body);
                 quote!(#start #rest)
             }
             Returns::ImplStream => {
@@ -36,8 +36,8 @@ pub fn function(args: &SpanArgs, func: &ItemFn) -> TokenStream {
                 let rest = never(output, body);
                 quote!(#start #rest)
             }
-            Returns::Unit => sync(args, func, &krate, &finish_mode(args, true)),
-            Returns::Value => sync(args, func, &krate, &finish_mode(args, false)),
+            Returns::Unit => sync(args, func, &krate, Mode::of(args, true)),
+            Returns::Value => sync(args, func, &krate, Mode::of(args, false)),
         }
     };
 
@@ -52,6 +52,8 @@ pub fn function(args: &SpanArgs, func: &ItemFn) -> TokenStream {
         #(#attrs)*
         #vis #sig {
             #(#inner_attrs)*
+            #[allow(unused_imports)]
+            use #krate::__private::probes::*;
             #inner
         }
     }
@@ -61,7 +63,13 @@ pub fn function(args: &SpanArgs, func: &ItemFn) -> TokenStream {
 /// span sees them; the closure owns the arguments and reports them through the start hook before it
 /// runs. With no handler listening the closure is called directly; otherwise the span's state lives
 /// in `run_sync`'s frame, out of line, so that this function stays small and its idle path cheap.
-fn sync(args: &SpanArgs, func: &ItemFn, krate: &Path, mode: &TokenStream) -> TokenStream {
+fn sync(args: &SpanArgs, func: &ItemFn, krate: &Path, mode: Mode) -> TokenStream {
+    let finish = finish(
+        krate,
+        mode,
+        &quote!(__instrument_state),
+        &quote!(__instrument_ret),
+    );
     let callsite = callsite(args, func, krate);
     let instance = instance(func);
     let captures = captures(args, func, krate);
@@ -71,7 +79,7 @@ fn sync(args: &SpanArgs, func: &ItemFn, krate: &Path, mode: &TokenStream) -> Tok
         #callsite
         let __instrument_body = move |__instrument_hook: ::core::option::Option<#krate::__private::StartHook<'_>>| #annotation {
             if let ::core::option::Option::Some(__instrument_hook) = __instrument_hook {
-                __instrument_hook(&[#(#captures),*]);
+                __instrument_hook.start(&[#(#captures),*]);
             }
             #body
         };
@@ -82,9 +90,7 @@ fn sync(args: &SpanArgs, func: &ItemFn, krate: &Path, mode: &TokenStream) -> Tok
                 &__INSTRUMENT_CALLSITE,
                 #instance,
                 __instrument_body,
-                |__instrument_state, __instrument_ret| {
-                    #krate::__private::finish!(__instrument_state, __instrument_ret, #mode);
-                },
+                |__instrument_state, __instrument_ret| #finish,
             ),
         }
     }
@@ -110,9 +116,9 @@ fn async_fn(args: &SpanArgs, krate: &Path, output: &ReturnType, body: &TokenStre
         ReturnType::Default => None,
         ReturnType::Type(_, ty) => Some(&**ty).filter(|ty| !item::is_unit(ty)),
     };
-    let mode = finish_mode(args, declared.is_none());
+    let mode = Mode::of(args, declared.is_none());
     let never = declared.and_then(typed_never);
-    let instrumented = await_in_span(krate, &mode);
+    let instrumented = await_in_span(krate, mode);
     quote! {
         let __instrument_fut = async move { #never #body };
         #instrumented
@@ -121,12 +127,7 @@ fn async_fn(args: &SpanArgs, krate: &Path, output: &ReturnType, body: &TokenStre
 
 /// A function returning `impl Future`: the body runs at the call to make the future, and the
 /// returned future awaits it inside the span.
-fn impl_future(
-    krate: &Path,
-    mode: &TokenStream,
-    output: &ReturnType,
-    body: &TokenStream,
-) -> TokenStream {
+fn impl_future(krate: &Path, mode: Mode, output: &ReturnType, body: &TokenStream) -> TokenStream {
     let annotation = returned(output);
     let instrumented = await_in_span(krate, mode);
     quote! {
@@ -201,39 +202,86 @@ fn captures(args: &SpanArgs, func: &ItemFn, krate: &Path) -> Vec<TokenStream> {
         .filter_map(|ident| {
             let name = LitStr::new(&ident.to_string(), Span::call_site());
             let local = item::call_site(ident);
+            let value = quote!(&#local);
+            let arg = probe_arg(krate, &name, &value);
             if listed(&args.capture, ident) {
-                Some(quote!(#krate::__private::capture!(#name, &#local)))
+                Some(arg)
             } else if args.skip_all.is_some() || listed(&args.skip, ident) {
                 None
             } else {
-                Some(quote!(#krate::__private::capture_unless_secret!(#name, &#local)))
+                Some(quote! {
+                    if const { #krate::__private::is_sensitive_name(#name) } {
+                        #krate::__private::Arg::redacted(#name)
+                    } else {
+                        #arg
+                    }
+                })
             }
         })
         .collect()
 }
 
-/// Awaits `__instrument_fut` inside the span in `__instrument_state`, then ends the span.
-fn await_in_span(krate: &Path, mode: &TokenStream) -> TokenStream {
+/// Awaits `__instrument_fut` inside the span in `__instrument_state` (if any), then ends the span.
+fn await_in_span(krate: &Path, mode: Mode) -> TokenStream {
+    let finish = finish(
+        krate,
+        mode,
+        &quote!(__instrument_state),
+        &quote!(&__instrument_ret),
+    );
     quote! {
-        match __instrument_state {
-            ::core::option::Option::None => __instrument_fut.await,
-            ::core::option::Option::Some(__instrument_state) => {
-                let mut __instrument_state = ::core::pin::pin!(__instrument_state);
-                let __instrument_fut = ::core::pin::pin!(__instrument_fut);
-                let __instrument_ret = __instrument_state.as_mut().instrument(__instrument_fut).await;
-                #krate::__private::finish!(__instrument_state.as_mut(), &__instrument_ret, #mode);
-                __instrument_ret
-            }
+        let mut __instrument_state = ::core::pin::pin!(__instrument_state);
+        let __instrument_ret =
+            #krate::__private::instrument(__instrument_state.as_mut(), __instrument_fut).await;
+        if let ::core::option::Option::Some(__instrument_state) = __instrument_state.as_mut().as_pin_mut() {
+            #finish;
+        }
+        __instrument_ret
+    }
+}
+
+/// Whether the span's end records the return value.
+#[derive(Clone, Copy)]
+enum Mode {
+    Capture,
+    Skip,
+}
+
+impl Mode {
+    /// `Skip` when there is no value worth recording (`skip_ret`, or a unit return).
+    fn of(args: &SpanArgs, unit: bool) -> Self {
+        if args.skip_ret || unit {
+            Mode::Skip
+        } else {
+            Mode::Capture
         }
     }
 }
 
-/// `skip` when there is no value worth recording, `capture` otherwise.
-fn finish_mode(args: &SpanArgs, unit: bool) -> TokenStream {
-    if args.skip_ret || unit {
-        quote!(skip)
-    } else {
-        quote!(capture)
+/// The `Arg` for `value` (a reference) named `name`, through the probes the runtime provides; the
+/// probe traits are in scope through the `use` at the top of the function.
+fn probe_arg(krate: &Path, name: &LitStr, value: &TokenStream) -> TokenStream {
+    quote!((&&&&#krate::__private::Probe(#value)).__instrument_arg(#name))
+}
+
+/// Ends `state` (a `Pin<&mut SpanState>`) from `ret` (a reference to the return value): exit with
+/// the value (the `Ok` value of a `Result`), or drop with the error's text for `Err`.
+fn finish(krate: &Path, mode: Mode, state: &TokenStream, ret: &TokenStream) -> TokenStream {
+    let ok = match mode {
+        Mode::Capture => {
+            let name = LitStr::new("return", Span::call_site());
+            let arg = probe_arg(krate, &name, &quote!(__instrument_ok));
+            quote!(::core::option::Option::Some(#arg))
+        }
+        Mode::Skip => quote!(::core::option::Option::None),
+    };
+    quote! {
+        match (&&#krate::__private::Probe(#ret)).__instrument_split() {
+            #krate::__private::Split::Ok(__instrument_ok) => #state.exit(#ok),
+            #krate::__private::Split::Err(__instrument_err) => {
+                #state.fail((&&&#krate::__private::Probe(__instrument_err)).__instrument_error())
+            }
+        }
     }
 }
 
