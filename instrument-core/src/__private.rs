@@ -10,9 +10,7 @@ use std::fmt;
 
 pub use crate::args::{Arg, SerializeValue, is_sensitive_name};
 pub use crate::callsite::Callsite;
-pub use crate::span::{
-    ErrorText, Instrumented, SpanState, StartHook, StartSpan, instrument, run_sync,
-};
+pub use crate::span::{ErrorText, Instrumented, SpanState, StartHook, instrument, run_sync};
 pub use crate::stream::InstrumentedStream;
 pub use serde;
 pub use serde_json;

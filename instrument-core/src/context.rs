@@ -51,19 +51,28 @@ pub(crate) fn current() -> Option<Current> {
     })
 }
 
+/// What was current before a span or context was entered, for [`restore`]. Word-sized fields only:
+/// it is written on entering and read back on leaving, and a byte-sized flag beside wide loads would
+/// stall the CPU's store-to-load forwarding.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Saved {
+    id: Option<SpanId>,
+    recording: usize,
+}
+
 /// Makes `id` the current span; returns what was current, for [`restore`].
 #[inline]
-fn replace(id: Option<SpanId>, recording: bool) -> (Option<SpanId>, bool) {
-    (
-        CURRENT.with(|c| c.replace(id)),
-        RECORDING.with(|r| r.replace(recording)),
-    )
+fn replace(id: Option<SpanId>, recording: bool) -> Saved {
+    Saved {
+        id: CURRENT.with(|c| c.replace(id)),
+        recording: usize::from(RECORDING.with(|r| r.replace(recording))),
+    }
 }
 
 #[inline]
-fn restore((id, recording): (Option<SpanId>, bool)) {
-    CURRENT.with(|c| c.set(id));
-    RECORDING.with(|r| r.set(recording));
+fn restore(saved: Saved) {
+    CURRENT.with(|c| c.set(saved.id));
+    RECORDING.with(|r| r.set(saved.recording != 0));
 }
 
 #[inline]
@@ -107,7 +116,7 @@ impl Drop for HandlerGuard {
 /// A span's scope on this thread: makes the span current, and on leaving restores the previous one
 /// and collects what code inside recorded.
 pub(crate) struct Scope {
-    prev: (Option<SpanId>, bool),
+    prev: Saved,
     mark: usize,
 }
 
@@ -288,7 +297,7 @@ impl Context {
 /// Restores the previous context when dropped; see [`Context::attach`].
 #[derive(Debug)]
 pub struct ContextGuard {
-    prev_span: (Option<SpanId>, bool),
+    prev_span: Saved,
     _tags: TagsGuard,
     _not_send: std::marker::PhantomData<*const ()>,
 }

@@ -689,25 +689,17 @@ pub(crate) fn end_for_shutdown(core: &SpanCore) {
     unsafe { core.end(&Outcome::Shutdown, &[]) };
 }
 
-/// The start of a span as a synchronous `#[span]` function's body reports it: the body calls
-/// `start` with its arguments, before running, when a handler listens. Not API.
+/// The start of a span as a synchronous `#[span]` function's body reports it: a callback the body
+/// calls with its arguments, before running, when a handler listens.
 #[doc(hidden)]
-pub trait StartSpan {
-    /// Starts the span with the body's arguments and makes it current.
-    fn start(&mut self, args: &[Arg<'_>]);
-}
-
-/// What a synchronous `#[span]` function's body is given to report its start. Not API.
-#[doc(hidden)]
-pub type StartHook<'h> = &'h mut dyn StartSpan;
+pub type StartHook<'h> = &'h mut dyn FnMut(&[Arg<'_>]);
 
 /// Runs a synchronous `#[span]` function's body inside a span; not API.
 ///
 /// The body holds the arguments (moved into its closure), so it reports them itself by calling the
 /// hook before it runs; the span's state lives here, in this out-of-line frame, so that the
 /// instrumented function itself stays small and its idle path cheap. `finish` ends the span from the
-/// return value (exit, or drop for `Err`); a panic drops it with the panic's message. The generic part
-/// is only the calls to `body` and `finish`: the rest is shared code.
+/// return value (exit, or drop for `Err`); a panic drops it with the panic's message.
 #[doc(hidden)]
 #[inline(never)]
 pub fn run_sync<R>(
@@ -717,65 +709,37 @@ pub fn run_sync<R>(
     body: impl FnOnce(Option<StartHook<'_>>) -> R,
     finish: impl FnOnce(Pin<&mut SpanState>, &R),
 ) -> R {
-    let mut frame = SyncFrame {
-        place: Place {
-            state: MaybeUninit::uninit(),
-            started: false,
-        },
-        scope: None,
-        chain,
-        callsite,
-        instance,
+    let mut place = Place {
+        state: MaybeUninit::uninit(),
+        started: false,
     };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(Some(&mut frame))));
-    match (frame.leave(), result) {
-        (Some(state), Ok(value)) => {
+    let mut scope = None;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        body(Some(&mut |args: &[Arg<'_>]| {
+            let name = callsite.span_name(instance);
+            let dispatcher = callsite.dispatcher_name();
+            place.started =
+                SpanState::start_at(&mut place.state, chain, name, dispatcher, instance, args);
+            if let Some(mut state) = place.pinned() {
+                state.as_mut().register();
+                scope = Some(Scope::enter(state.core.id));
+            }
+        }))
+    }));
+    let Some(mut state) = place.pinned() else {
+        return result.unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+    };
+    if let Some(scope) = scope {
+        // SAFETY: only `metadata` is touched; nothing is moved.
+        let this = unsafe { state.as_mut().get_unchecked_mut() };
+        scope.leave(this.core.id, &mut this.metadata);
+    }
+    match result {
+        Ok(value) => {
             finish(state, &value);
             value
         }
-        (Some(state), Err(payload)) => state.panicked(payload),
-        (None, result) => result.unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
-    }
-}
-
-/// `run_sync`'s frame: where the span starts, in place, when the body reports its arguments.
-struct SyncFrame {
-    place: Place,
-    scope: Option<Scope>,
-    chain: &'static Chain,
-    callsite: &'static crate::callsite::Callsite,
-    instance: Option<&'static str>,
-}
-
-impl StartSpan for SyncFrame {
-    fn start(&mut self, args: &[Arg<'_>]) {
-        let name = self.callsite.span_name(self.instance);
-        let dispatcher = self.callsite.dispatcher_name();
-        self.place.started = SpanState::start_at(
-            &mut self.place.state,
-            self.chain,
-            name,
-            dispatcher,
-            self.instance,
-            args,
-        );
-        if let Some(mut state) = self.place.pinned() {
-            state.as_mut().register();
-            self.scope = Some(Scope::enter(state.core.id));
-        }
-    }
-}
-
-impl SyncFrame {
-    /// Leaves the span's scope (collecting what the body recorded); the state, if a span started.
-    fn leave(&mut self) -> Option<Pin<&mut SpanState>> {
-        let mut state = self.place.pinned()?;
-        if let Some(scope) = self.scope.take() {
-            // SAFETY: only `metadata` is touched; nothing is moved.
-            let this = unsafe { state.as_mut().get_unchecked_mut() };
-            scope.leave(this.core.id, &mut this.metadata);
-        }
-        Some(state)
+        Err(payload) => state.panicked(payload),
     }
 }
 
@@ -788,8 +752,8 @@ struct Place {
 
 impl Place {
     fn pinned(&mut self) -> Option<Pin<&mut SpanState>> {
-        // SAFETY: `state` is initialised when `started`; `Place` lives in `run_sync`'s frame, which
-        // never moves it, and its Drop drops the state in place, so the pin's guarantees hold.
+        // SAFETY: `state` is initialised when `started`; `Place` is a local of `run_sync` that is
+        // never moved, and its Drop drops the state in place, so the pin's guarantees hold.
         self.started
             .then(|| unsafe { Pin::new_unchecked(self.state.assume_init_mut()) })
     }

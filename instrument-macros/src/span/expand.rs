@@ -79,7 +79,7 @@ fn sync(args: &SpanArgs, func: &ItemFn, krate: &Path, mode: Mode) -> TokenStream
         #callsite
         let __instrument_body = move |__instrument_hook: ::core::option::Option<#krate::__private::StartHook<'_>>| #annotation {
             if let ::core::option::Option::Some(__instrument_hook) = __instrument_hook {
-                __instrument_hook.start(&[#(#captures),*]);
+                __instrument_hook(&[#(#captures),*]);
             }
             #body
         };
