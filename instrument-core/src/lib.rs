@@ -37,6 +37,7 @@ mod context;
 mod dispatcher;
 mod event;
 pub mod events;
+mod fence;
 mod handler;
 mod id;
 mod intern;

@@ -2,26 +2,37 @@
 //!
 //! A span's state is pinned where it lives (the instrumented function's stack frame or its future) and
 //! registers its address in a slot of a per-thread block. Registering is a thread-local pop and one
-//! store; releasing is one swap. Shutdown claims a slot with a compare-exchange, so exactly one of the
-//! span's owner and shutdown ends the span, and the owner waits while shutdown is using its state.
+//! store. Exactly one of the span's owner and shutdown ends the span, and the owner waits while
+//! shutdown is using its state:
+//!
+//! - where [`fence::available`] (Linux), releasing is one plain store and one load: shutdown flags
+//!   every slot, runs the heavy barrier, then takes the spans still registered; an owner that sees the
+//!   flag waits, then learns from the slot whether shutdown ended its span;
+//! - elsewhere, releasing is one swap, and shutdown claims a slot with a compare-exchange.
 
 use std::cell::RefCell;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use crate::fence;
 use crate::span::SpanCore;
 
 const SLOTS_PER_BLOCK: usize = 64;
 
-/// Marks a slot that shutdown took; its owner has not released it yet.
+/// Marks a slot that shutdown took (swap protocol); its owner has not released it yet.
 fn claimed() -> *mut SpanCore {
     ptr::without_provenance_mut(1)
 }
 
+/// `Slot::flags`: shutdown is working on the slot; the owner must wait.
+const CLAIMING: u8 = 1;
+/// `Slot::flags`: shutdown ended the span registered here; its owner must not.
+const PROCESSED: u8 = 2;
+
 pub(crate) struct Slot {
     state: AtomicPtr<SpanCore>,
-    claiming: AtomicBool,
+    flags: AtomicU8,
 }
 
 struct Block {
@@ -69,7 +80,7 @@ fn new_block() -> &'static Block {
     let block: &'static Block = Box::leak(Box::new(Block {
         slots: std::array::from_fn(|_| Slot {
             state: AtomicPtr::new(ptr::null_mut()),
-            claiming: AtomicBool::new(false),
+            flags: AtomicU8::new(0),
         }),
     }));
     ALL_BLOCKS
@@ -122,14 +133,30 @@ pub(crate) fn register(state: *mut SpanCore) -> Option<&'static Slot> {
 /// shutdown ended it (and is done with the state by the time this returns).
 #[inline]
 pub(crate) fn release(slot: &'static Slot) -> bool {
-    let prev = slot.state.swap(ptr::null_mut(), Ordering::AcqRel);
-    if prev == claimed() {
-        while slot.claiming.load(Ordering::Acquire) {
-            std::thread::yield_now();
+    if fence::available() {
+        slot.state.store(ptr::null_mut(), Ordering::Release);
+        // Either shutdown's heavy barrier makes this store visible before it looks at the slot, or
+        // this load sees the flag shutdown set before its barrier.
+        fence::light();
+        if slot.flags.load(Ordering::Acquire) == 0 {
+            return true;
         }
+        return release_contended(slot);
+    }
+    if slot.state.swap(ptr::null_mut(), Ordering::AcqRel) == claimed() {
+        release_contended(slot);
         return false;
     }
     true
+}
+
+/// Shutdown is, or was, at this slot: wait for it, then take its verdict.
+#[cold]
+fn release_contended(slot: &'static Slot) -> bool {
+    while slot.flags.load(Ordering::Acquire) & CLAIMING != 0 {
+        std::thread::yield_now();
+    }
+    slot.flags.fetch_and(!PROCESSED, Ordering::AcqRel) & PROCESSED == 0
 }
 
 /// Claims every open span and passes it to `end`.
@@ -138,22 +165,42 @@ pub(crate) fn drain(mut end: impl FnMut(&SpanCore)) {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    for slot in blocks.iter().flat_map(|b| b.slots.iter()) {
+    let slots = || blocks.iter().flat_map(|b| b.slots.iter());
+    if fence::available() {
+        for slot in slots() {
+            slot.flags.fetch_or(CLAIMING, Ordering::SeqCst);
+        }
+        fence::heavy();
+        for slot in slots() {
+            let state = slot.state.load(Ordering::Acquire);
+            if !state.is_null() && slot.flags.load(Ordering::Acquire) & PROCESSED == 0 {
+                // SAFETY: the owner cannot free the state: it either has not released the slot, or
+                // it saw `CLAIMING` and waits for it to clear, which happens after `end` returns.
+                end(unsafe { &*state });
+                slot.flags.fetch_or(PROCESSED, Ordering::AcqRel);
+            }
+            slot.flags.fetch_and(!CLAIMING, Ordering::Release);
+        }
+        return;
+    }
+    for slot in slots() {
         let state = slot.state.load(Ordering::Acquire);
         if state.is_null() || state == claimed() {
             continue;
         }
-        slot.claiming.store(true, Ordering::SeqCst);
+        slot.flags.fetch_or(CLAIMING | PROCESSED, Ordering::SeqCst);
         if slot
             .state
             .compare_exchange(state, claimed(), Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
             // SAFETY: the owner cannot free the state before it sees `claimed()` in the slot and
-            // `claiming` turn false, which happens after `end` returns.
+            // `CLAIMING` clear, which happens after `end` returns.
             end(unsafe { &*state });
+        } else {
+            slot.flags.fetch_and(!PROCESSED, Ordering::AcqRel);
         }
-        slot.claiming.store(false, Ordering::Release);
+        slot.flags.fetch_and(!CLAIMING, Ordering::Release);
     }
 }
 
@@ -185,7 +232,9 @@ pub fn open_span_count() -> usize {
         .flat_map(|b| b.slots.iter())
         .filter(|slot| {
             let state = slot.state.load(Ordering::Acquire);
-            !state.is_null() && state != claimed()
+            !state.is_null()
+                && state != claimed()
+                && slot.flags.load(Ordering::Acquire) & PROCESSED == 0
         })
         .count()
 }
