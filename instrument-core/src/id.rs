@@ -24,8 +24,9 @@ const COUNTER_MASK: u64 = (1 << 62) - 1;
 static NEXT_BLOCK: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    /// `(next, end)` of this thread's block of counter values.
-    static BLOCK_RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    /// This thread's ids: the process's high half (copied here so that making an id reads one
+    /// thread-local), and `(next, end)` of its block of counter values. All zero until first used.
+    static IDS: Cell<(u64, u64, u64)> = const { Cell::new((0, 0, 0)) };
 }
 
 fn process_high() -> u64 {
@@ -37,15 +38,18 @@ fn process_high() -> u64 {
     })
 }
 
-/// The next counter value of this thread; never zero.
+/// A fresh id's two halves: the process's high half and this thread's next counter value, scrambled.
 #[inline]
-pub(crate) fn next_low() -> NonZeroU64 {
-    BLOCK_RANGE.with(|range| {
-        let (next, end) = range.get();
-        let value = if next < end { next } else { refill(range) };
-        range.set((value + 1, range.get().1));
+pub(crate) fn next_parts() -> (u64, NonZeroU64) {
+    IDS.with(|ids| {
+        let (mut high, mut next, mut end) = ids.get();
+        if next >= end {
+            (high, next, end) = refill();
+        }
+        ids.set((high, next + 1, end));
         // VARIANT sets the top bit, so the value is never zero.
-        NonZeroU64::new(scramble(value) | VARIANT).unwrap_or(NonZeroU64::MIN)
+        let low = NonZeroU64::new(scramble(next) | VARIANT).unwrap_or(NonZeroU64::MIN);
+        (high, low)
     })
 }
 
@@ -60,10 +64,9 @@ fn scramble(counter: u64) -> u64 {
 }
 
 #[cold]
-fn refill(range: &Cell<(u64, u64)>) -> u64 {
+fn refill() -> (u64, u64, u64) {
     let start = NEXT_BLOCK.fetch_add(BLOCK, Ordering::Relaxed);
-    range.set((start, start + BLOCK));
-    start
+    (process_high(), start, start + BLOCK)
 }
 
 /// The id of one span: unique in the process, and a UUID v4 plus the span's name when shown.
@@ -96,11 +99,8 @@ impl SpanId {
 
     #[inline]
     pub(crate) fn fresh(name: &'static str) -> Self {
-        Self {
-            high: process_high(),
-            low: next_low(),
-            name,
-        }
+        let (high, low) = next_parts();
+        Self { high, low, name }
     }
 
     /// The span's name: the function's name, `Type.method` for methods, or the name given.
@@ -194,7 +194,7 @@ pub(crate) fn clip(text: &str) -> String {
 /// A fresh UUID for an event, from the same cheap counter as span ids.
 #[inline]
 pub(crate) fn event_uuid_parts() -> (u64, NonZeroU64) {
-    (process_high(), next_low())
+    next_parts()
 }
 
 #[cfg(test)]
