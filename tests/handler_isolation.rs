@@ -38,6 +38,11 @@ impl EventHandler for PanicsOnEvent {
     }
 }
 
+#[instrument::span(dispatcher = "isolation::panics")]
+fn survives(value: u32) -> Result<u32, String> {
+    Ok(value + 1)
+}
+
 #[test]
 fn panicking_handlers_are_isolated_and_counted() {
     let d = get_dispatcher("isolation::panics");

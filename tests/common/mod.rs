@@ -54,6 +54,17 @@ impl Recorder {
             .collect()
     }
 
+    /// The result of the one `name` span that has a result.
+    pub fn one_result(&self, name: &str) -> Option<Value> {
+        let results: Vec<_> = self
+            .by_name(name)
+            .into_iter()
+            .filter_map(|s| s.result)
+            .collect();
+        assert!(results.len() <= 1, "{results:?}");
+        results.into_iter().next()
+    }
+
     pub fn one(&self, name: &str) -> Seen {
         let found = self.by_name(name);
         assert_eq!(found.len(), 1, "expected one `{name}` span, got {found:#?}");
