@@ -146,7 +146,7 @@ pub enum ParseSpanIdError {
     /// The name part is empty or longer than 256 bytes.
     #[error("span id {0:?} has an empty or over-long name")]
     BadName(String),
-    /// Too many distinct remote span names were already seen; see [`crate::intern`].
+    /// Too many distinct span names were already seen; see [`crate::MAX_INTERNED_NAMES`].
     #[error("too many distinct span names; {0:?} was not accepted")]
     TooManyNames(String),
 }
