@@ -4,6 +4,8 @@
 //!   metadata and drop error), bounded by a capacity, and prints them as trace trees
 //!   ([`SimpleSpanHandler::print_trace_trees`]), like LlamaIndex's `SimpleSpanHandler`.
 //! - [`format_span_trees`] draws any slice of [`SimpleSpan`]s as those trees, for other handlers.
+//! - [`token_counting`] reads the token usage providers report (OpenAI, Anthropic with cache
+//!   tokens, Gemini) and counts tokens when they report none ([`token_counting::Tokenizer`]).
 //!
 //! ```
 //! use instrument_handlers::SimpleSpanHandler;
@@ -20,6 +22,7 @@
 mod chunk_queue;
 mod simple;
 mod thread_buffer;
+pub mod token_counting;
 mod tree;
 
 pub use simple::{DEFAULT_CAPACITY, SimpleSpan, SimpleSpanHandler};
