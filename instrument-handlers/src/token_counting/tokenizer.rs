@@ -30,7 +30,11 @@ impl Tokenizer {
     #[cfg(feature = "tiktoken")]
     #[must_use]
     pub fn cl100k_base() -> Self {
-        Self::new(|text| tiktoken_rs::cl100k_base_singleton().encode_with_special_tokens(text).len())
+        Self::new(|text| {
+            tiktoken_rs::cl100k_base_singleton()
+                .encode_with_special_tokens(text)
+                .len()
+        })
     }
 
     /// The tokens of `text`.

@@ -25,7 +25,11 @@ impl Usage {
 }
 
 const PROMPT_KEYS: [&str; 3] = ["prompt_tokens", "input_tokens", "prompt_token_count"];
-const COMPLETION_KEYS: [&str; 3] = ["completion_tokens", "output_tokens", "candidates_token_count"];
+const COMPLETION_KEYS: [&str; 3] = [
+    "completion_tokens",
+    "output_tokens",
+    "candidates_token_count",
+];
 const CACHE_KEYS: [&str; 2] = ["cache_read_input_tokens", "cache_creation_input_tokens"];
 
 /// The usage reported in `raw` (a provider's raw response) or, failing that, in `additional_kwargs`:
@@ -47,11 +51,15 @@ const CACHE_KEYS: [&str; 2] = ["cache_read_input_tokens", "cache_creation_input_
 /// assert_eq!(usage_from(Some(&gemini), None).unwrap().completion, 3);
 /// ```
 #[must_use]
-pub fn usage_from(raw: Option<&Value>, additional_kwargs: Option<&Map<String, Value>>) -> Option<Usage> {
+pub fn usage_from(
+    raw: Option<&Value>,
+    additional_kwargs: Option<&Map<String, Value>>,
+) -> Option<Usage> {
     let raw = raw.and_then(Value::as_object);
     let candidates = [
         raw.and_then(|r| r.get("usage")).and_then(Value::as_object),
-        raw.and_then(|r| r.get("usage_metadata")).and_then(Value::as_object),
+        raw.and_then(|r| r.get("usage_metadata"))
+            .and_then(Value::as_object),
         raw,
         additional_kwargs,
     ];
@@ -65,7 +73,10 @@ fn read(map: &Map<String, Value>) -> Option<Usage> {
     if prompt.is_none() && completion.is_none() {
         return None;
     }
-    let cached: u64 = CACHE_KEYS.iter().filter_map(|k| map.get(*k).and_then(count)).sum();
+    let cached: u64 = CACHE_KEYS
+        .iter()
+        .filter_map(|k| map.get(*k).and_then(count))
+        .sum();
     Some(Usage {
         prompt: prompt.unwrap_or(0) + cached,
         completion: completion.unwrap_or(0),
@@ -93,24 +104,45 @@ mod tests {
     #[test]
     fn each_provider_naming() {
         let cases = [
-            (json!({"usage": {"prompt_tokens": 3, "completion_tokens": 4}}), (3, 4)),
-            (json!({"usage": {"input_tokens": 5, "output_tokens": 6}}), (5, 6)),
+            (
+                json!({"usage": {"prompt_tokens": 3, "completion_tokens": 4}}),
+                (3, 4),
+            ),
+            (
+                json!({"usage": {"input_tokens": 5, "output_tokens": 6}}),
+                (5, 6),
+            ),
             (
                 json!({"usage": {"input_tokens": 5, "output_tokens": 6, "cache_read_input_tokens": 7}}),
                 (12, 6),
             ),
-            (json!({"usage_metadata": {"prompt_token_count": 8, "candidates_token_count": 9}}), (8, 9)),
+            (
+                json!({"usage_metadata": {"prompt_token_count": 8, "candidates_token_count": 9}}),
+                (8, 9),
+            ),
             (json!({"prompt_tokens": 1, "completion_tokens": 2}), (1, 2)),
-            (json!({"usage": {"prompt_tokens": "10", "completion_tokens": 2.0}}), (10, 2)),
+            (
+                json!({"usage": {"prompt_tokens": "10", "completion_tokens": 2.0}}),
+                (10, 2),
+            ),
         ];
         for (raw, (prompt, completion)) in cases {
-            assert_eq!(usage_from(Some(&raw), None), Some(Usage { prompt, completion }), "{raw}");
+            assert_eq!(
+                usage_from(Some(&raw), None),
+                Some(Usage { prompt, completion }),
+                "{raw}"
+            );
         }
     }
 
     #[test]
     fn absent_or_unreadable_usage_is_none() {
-        for raw in [json!(null), json!({}), json!({"usage": {}}), json!({"usage": {"prompt_tokens": -1}})] {
+        for raw in [
+            json!(null),
+            json!({}),
+            json!({"usage": {}}),
+            json!({"usage": {"prompt_tokens": -1}}),
+        ] {
             assert_eq!(usage_from(Some(&raw), None), None, "{raw}");
         }
         assert_eq!(usage_from(None, None), None);
@@ -120,7 +152,13 @@ mod tests {
     fn additional_kwargs_are_the_last_resort() {
         let kwargs = json!({"prompt_tokens": 2, "completion_tokens": 1});
         let kwargs = kwargs.as_object().unwrap();
-        assert_eq!(usage_from(Some(&json!({"id": "x"})), Some(kwargs)), Some(Usage { prompt: 2, completion: 1 }));
+        assert_eq!(
+            usage_from(Some(&json!({"id": "x"})), Some(kwargs)),
+            Some(Usage {
+                prompt: 2,
+                completion: 1
+            })
+        );
         let raw = json!({"usage": {"prompt_tokens": 9, "completion_tokens": 9}});
         assert_eq!(usage_from(Some(&raw), Some(kwargs)).unwrap().prompt, 9);
     }
