@@ -50,8 +50,15 @@ fn every_span_ends_exactly_once_while_shutdown_races() {
                 depth_three
             });
         }
-        for _ in 0..200 {
+        // Shut down again and again while the workers run, until they have made plenty of spans
+        // (however busy the machine is) and at least 200 shutdowns have raced with them.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut shutdowns = 0;
+        while (shutdowns < 200 || ends.started.lock().unwrap().len() < 3000)
+            && std::time::Instant::now() < deadline
+        {
             shutdown();
+            shutdowns += 1;
             std::thread::yield_now();
         }
         stop.store(true, Ordering::Relaxed);

@@ -31,6 +31,7 @@
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
 mod args;
+pub mod callbacks;
 mod callsite;
 mod clock;
 mod context;
@@ -41,6 +42,7 @@ mod fence;
 mod handler;
 mod id;
 mod intern;
+pub mod llm;
 mod manual;
 mod open_spans;
 mod propagation;

@@ -1,0 +1,36 @@
+//! The data that LLM events carry: chat messages and their roles, completion and chat responses,
+//! nodes with scores, queries, embeddings and tool descriptions.
+//!
+//! These are the shapes of `LlamaIndex`'s own types, serialised with the same field names, so that an
+//! event written out by `instrument` reads like one written by `LlamaIndex`. Every type here is
+//! `Serialize` and `Deserialize`: handlers that keep events as JSON can read them back.
+//!
+//! ```
+//! use instrument_core::llm::{ChatMessage, ChatResponse, MessageRole};
+//!
+//! let question = ChatMessage::user("What is Rust?");
+//! let answer = ChatResponse::new(ChatMessage::assistant("A language."))
+//!     .with_raw(serde_json::json!({"usage": {"prompt_tokens": 4, "completion_tokens": 3}}));
+//! assert_eq!(question.role, MessageRole::User);
+//! assert_eq!(answer.usage().unwrap()["prompt_tokens"], 4);
+//! ```
+
+mod chat_message;
+mod chat_response;
+mod completion_response;
+mod embedding;
+mod message_role;
+mod node;
+mod node_with_score;
+mod query_bundle;
+mod tool_metadata;
+
+pub use chat_message::ChatMessage;
+pub use chat_response::ChatResponse;
+pub use completion_response::CompletionResponse;
+pub use embedding::{Embedding, SparseEmbedding};
+pub use message_role::MessageRole;
+pub use node::{Node, TextNode};
+pub use node_with_score::NodeWithScore;
+pub use query_bundle::{QueryBundle, QueryType};
+pub use tool_metadata::ToolMetadata;
