@@ -83,7 +83,7 @@ pub(crate) fn current_id() -> Option<SpanId> {
 #[inline]
 pub(crate) fn tags() -> Tags {
     if HAS_TAGS.with(Cell::get) {
-        TAGS.with(|t| t.borrow().clone())
+        TAGS.try_with(|t| t.borrow().clone()).unwrap_or_default()
     } else {
         Tags::new()
     }
@@ -132,7 +132,7 @@ impl Scope {
     pub(crate) fn leave(self, id: SpanId, metadata: &mut Vec<(Cow<'static, str>, Value)>) {
         restore(self.prev);
         if RECORDED_LEN.with(Cell::get) > self.mark {
-            RECORDED.with(|r| {
+            let _ = RECORDED.try_with(|r| {
                 let mut recorded = r.borrow_mut();
                 collect(&mut recorded, self.mark, id, metadata);
                 RECORDED_LEN.with(|len| len.set(recorded.len()));
@@ -162,9 +162,12 @@ pub(crate) struct TagsGuard(Option<Tags>);
 impl TagsGuard {
     pub(crate) fn set(tags: Tags) -> Self {
         let has_tags = !tags.is_empty();
-        let prev = TAGS.with(|t| t.replace(tags));
-        HAS_TAGS.with(|flag| flag.set(has_tags));
-        Self(Some(prev))
+        // During thread teardown the tags may be gone already; then there is nothing to set.
+        let prev = TAGS.try_with(|t| t.replace(tags)).ok();
+        if prev.is_some() {
+            HAS_TAGS.with(|flag| flag.set(has_tags));
+        }
+        Self(prev)
     }
 }
 
@@ -172,7 +175,7 @@ impl Drop for TagsGuard {
     fn drop(&mut self) {
         if let Some(prev) = self.0.take() {
             HAS_TAGS.with(|flag| flag.set(!prev.is_empty()));
-            TAGS.with(|t| *t.borrow_mut() = prev);
+            let _ = TAGS.try_with(|t| *t.borrow_mut() = prev);
         }
     }
 }
@@ -211,12 +214,14 @@ impl CurrentSpan {
     /// ([`crate::SpanEnd::metadata`]). Outside a span, or in a thread or task that only carries a
     /// span's context, this does nothing.
     pub fn record(&self, key: impl Into<Cow<'static, str>>, value: impl serde::Serialize) {
-        let Some(current) = self.0.filter(|c| c.recording) else {
+        // Only into the span this code runs in now: a `CurrentSpan` kept past its span, or taken to
+        // another thread, has no scope left to collect what it records.
+        let Some(current) = self.0.filter(|c| c.recording && current_id() == Some(c.id)) else {
             return;
         };
         let value = serde_json::to_value(value)
             .unwrap_or_else(|e| Value::String(format!("<unserializable: {e}>")));
-        RECORDED.with(|r| {
+        let _ = RECORDED.try_with(|r| {
             let mut recorded = r.borrow_mut();
             recorded.push((current.id, key.into(), value));
             RECORDED_LEN.with(|len| len.set(recorded.len()));

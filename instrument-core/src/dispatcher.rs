@@ -378,7 +378,7 @@ fn remove_by_addr<T: ?Sized>(
 /// instrument_core::shutdown(); // harmless
 /// ```
 pub fn shutdown() {
-    crate::open_spans::drain(crate::span::end_for_shutdown);
+    crate::open_spans::drain();
     crate::manual::forget_open_by_id();
     let dispatchers = config().dispatchers.clone();
     for d in dispatchers {

@@ -163,13 +163,19 @@ impl Dispatcher {
         parent: Option<SpanId>,
         tags: Tags,
     ) -> Result<(), SpanError> {
-        let mut open = open_by_id().lock().unwrap_or_else(PoisonError::into_inner);
-        if open.contains_key(&id) {
-            return Err(SpanError::DuplicateSpan(id));
+        let duplicate = || SpanError::DuplicateSpan(id);
+        if open_by_id()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&id)
+        {
+            return Err(duplicate());
         }
         if context::in_handler() {
             return Ok(());
         }
+        // Handlers' `new_span` runs without the map's lock held, so that a handler may itself use
+        // the by-id calls.
         let mut state = Box::pin(SpanState::start_detached(
             self.chain(),
             id,
@@ -179,6 +185,14 @@ impl Dispatcher {
             args,
         ));
         state.as_mut().register();
+        let mut open = open_by_id().lock().unwrap_or_else(PoisonError::into_inner);
+        if open.contains_key(&id) {
+            drop(open);
+            state
+                .as_mut()
+                .drop_with("a span with this id was entered twice at once");
+            return Err(duplicate());
+        }
         open.insert(id, state);
         Ok(())
     }

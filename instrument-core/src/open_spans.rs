@@ -5,10 +5,13 @@
 //! store. Exactly one of the span's owner and shutdown ends the span, and the owner waits while
 //! shutdown is using its state:
 //!
-//! - where [`fence::available`] (Linux), releasing is one plain store and one load: shutdown flags
-//!   every slot, runs the heavy barrier, then takes the spans still registered; an owner that sees the
-//!   flag waits, then learns from the slot whether shutdown ended its span;
+//! - where [`fence::available`] (Linux), releasing is plain stores and one load: shutdown flags every
+//!   slot, runs the heavy barrier, then takes the spans still registered; an owner that sees the flag
+//!   waits, then learns from the slot whether shutdown ended its span;
 //! - elsewhere, releasing is one swap, and shutdown claims a slot with a compare-exchange.
+//!
+//! Either way the owner marks its slot as releasing and frees it only after reading the verdict, so a
+//! slot is never reused by another span while a verdict about it is pending.
 
 use std::cell::RefCell;
 use std::ptr;
@@ -16,7 +19,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::fence;
-use crate::span::SpanCore;
+use crate::span::{SpanCore, take_for_shutdown};
 
 const SLOTS_PER_BLOCK: usize = 64;
 
@@ -129,79 +132,126 @@ pub(crate) fn register(state: *mut SpanCore) -> Option<&'static Slot> {
         .ok()
 }
 
+/// Marks a slot whose owner is releasing it: not an open span any more, not free yet. The owner
+/// frees the slot (null) only after it has read shutdown's verdict, so that a verdict can never be
+/// read by the owner of another span that reused the slot.
+fn releasing() -> *mut SpanCore {
+    ptr::without_provenance_mut(2)
+}
+
+/// Whether `state` is a span's address rather than null or a marker.
+fn is_span(state: *mut SpanCore) -> bool {
+    !state.is_null() && state != claimed() && state != releasing()
+}
+
+thread_local! {
+    /// Set while this thread runs `drain`: a handler that ends some other span from inside a
+    /// shutdown must not wait for the shutdown it is part of.
+    static DRAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Releases an open span's slot. `true`: the caller still owns the span and must end it; `false`:
 /// shutdown ended it (and is done with the state by the time this returns).
 #[inline]
 pub(crate) fn release(slot: &'static Slot) -> bool {
-    if fence::available() {
-        slot.state.store(ptr::null_mut(), Ordering::Release);
+    let owned = if fence::available() {
+        slot.state.store(releasing(), Ordering::Release);
         // Either shutdown's heavy barrier makes this store visible before it looks at the slot, or
         // this load sees the flag shutdown set before its barrier.
         fence::light();
-        if slot.flags.load(Ordering::Acquire) == 0 {
-            return true;
-        }
-        return release_contended(slot);
-    }
-    if slot.state.swap(ptr::null_mut(), Ordering::AcqRel) == claimed() {
-        release_contended(slot);
-        return false;
-    }
-    true
+        slot.flags.load(Ordering::Acquire) == 0 || release_contended(slot)
+    } else {
+        slot.state.swap(releasing(), Ordering::AcqRel) != claimed() || release_contended(slot)
+    };
+    slot.state.store(ptr::null_mut(), Ordering::Release);
+    owned
 }
 
-/// Shutdown is, or was, at this slot: wait for it, then take its verdict.
+/// Shutdown is, or was, at this slot: wait for it (unless this thread is the one shutting down),
+/// then take its verdict.
 #[cold]
 fn release_contended(slot: &'static Slot) -> bool {
-    while slot.flags.load(Ordering::Acquire) & CLAIMING != 0 {
-        std::thread::yield_now();
+    if !DRAINING.with(std::cell::Cell::get) {
+        while slot.flags.load(Ordering::Acquire) & CLAIMING != 0 {
+            std::thread::yield_now();
+        }
     }
     slot.flags.fetch_and(!PROCESSED, Ordering::AcqRel) & PROCESSED == 0
 }
 
-/// Claims every open span and passes it to `end`.
-pub(crate) fn drain(mut end: impl FnMut(&SpanCore)) {
+/// Only one shutdown drains at a time.
+static DRAIN: Mutex<()> = Mutex::new(());
+
+/// Claims every open span and ends it with "dispatcher shutdown".
+///
+/// For each span: take its handlers' values out (the owner waits meanwhile), give the verdict
+/// (`PROCESSED`) and let the owner go, and only then call the handlers, on the taken copy, so that
+/// nothing the handlers do (ending other spans, dropping this span's guard) can reach freed state.
+pub(crate) fn drain() {
+    let _one_at_a_time = DRAIN.lock().unwrap_or_else(PoisonError::into_inner);
     let blocks = ALL_BLOCKS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
     let slots = || blocks.iter().flat_map(|b| b.slots.iter());
+    DRAINING.with(|d| d.set(true));
     if fence::available() {
         for slot in slots() {
             slot.flags.fetch_or(CLAIMING, Ordering::SeqCst);
         }
         fence::heavy();
+        // Owners wait only for slots that hold an open span; let every other slot go at once.
+        let mut open = Vec::new();
         for slot in slots() {
             let state = slot.state.load(Ordering::Acquire);
-            if !state.is_null() && slot.flags.load(Ordering::Acquire) & PROCESSED == 0 {
-                // SAFETY: the owner cannot free the state: it either has not released the slot, or
-                // it saw `CLAIMING` and waits for it to clear, which happens after `end` returns.
-                end(unsafe { &*state });
-                slot.flags.fetch_or(PROCESSED, Ordering::AcqRel);
+            if is_span(state) && slot.flags.load(Ordering::Acquire) & PROCESSED == 0 {
+                open.push((slot, state));
+            } else {
+                slot.flags.fetch_and(!CLAIMING, Ordering::Release);
             }
+        }
+        for (slot, state) in open {
+            // Its owner may have started releasing since the scan: then it ends the span itself. (It
+            // waits for `CLAIMING` to clear; or, if it runs on this thread inside a handler, it has
+            // already ended the span, and `state` must not be touched.)
+            let taken = (slot.state.load(Ordering::Acquire) == state).then(|| {
+                // SAFETY: the slot still holds the span, so its owner has not released it; if the
+                // owner starts to now, it sees `CLAIMING` and waits until it is cleared below.
+                let taken = unsafe { take_for_shutdown(&*state) };
+                slot.flags.fetch_or(PROCESSED, Ordering::AcqRel);
+                taken
+            });
             slot.flags.fetch_and(!CLAIMING, Ordering::Release);
+            if let Some(taken) = taken {
+                taken.end();
+            }
         }
-        return;
+    } else {
+        for slot in slots() {
+            let state = slot.state.load(Ordering::Acquire);
+            if !is_span(state) {
+                continue;
+            }
+            slot.flags.fetch_or(CLAIMING | PROCESSED, Ordering::SeqCst);
+            let taken = if slot
+                .state
+                .compare_exchange(state, claimed(), Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                // SAFETY: the owner cannot free the state before it sees `claimed()` in the slot
+                // and `CLAIMING` clear, which happens below, after the take.
+                Some(unsafe { take_for_shutdown(&*state) })
+            } else {
+                slot.flags.fetch_and(!PROCESSED, Ordering::AcqRel);
+                None
+            };
+            slot.flags.fetch_and(!CLAIMING, Ordering::Release);
+            if let Some(taken) = taken {
+                taken.end();
+            }
+        }
     }
-    for slot in slots() {
-        let state = slot.state.load(Ordering::Acquire);
-        if state.is_null() || state == claimed() {
-            continue;
-        }
-        slot.flags.fetch_or(CLAIMING | PROCESSED, Ordering::SeqCst);
-        if slot
-            .state
-            .compare_exchange(state, claimed(), Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            // SAFETY: the owner cannot free the state before it sees `claimed()` in the slot and
-            // `CLAIMING` clear, which happens after `end` returns.
-            end(unsafe { &*state });
-        } else {
-            slot.flags.fetch_and(!PROCESSED, Ordering::AcqRel);
-        }
-        slot.flags.fetch_and(!CLAIMING, Ordering::Release);
-    }
+    DRAINING.with(|d| d.set(false));
 }
 
 /// How many spans are open right now, in every thread and task: started and not yet ended. A
@@ -231,9 +281,7 @@ pub fn open_span_count() -> usize {
         .iter()
         .flat_map(|b| b.slots.iter())
         .filter(|slot| {
-            let state = slot.state.load(Ordering::Acquire);
-            !state.is_null()
-                && state != claimed()
+            is_span(slot.state.load(Ordering::Acquire))
                 && slot.flags.load(Ordering::Acquire) & PROCESSED == 0
         })
         .count()

@@ -297,7 +297,11 @@ impl<'a> SpanEnd<'a> {
 fn outcome_error(outcome: &Outcome<'_>) -> Option<String> {
     Some(match outcome {
         Outcome::Exit(_) => return None,
-        Outcome::Error(text) => text.to_string(),
+        // An error type whose `Display` panics must not take the span's end down with it.
+        Outcome::Error(text) => {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| text.to_string()))
+                .unwrap_or_else(|_| format!("<{}: its Display panicked>", text.type_name))
+        }
         Outcome::Panic(message) | Outcome::Dropped(message) => (*message).to_owned(),
         Outcome::Cancelled => CANCELLED.to_owned(),
         Outcome::Shutdown => SHUTDOWN.to_owned(),
@@ -683,10 +687,43 @@ impl<F> fmt::Debug for Instrumented<'_, F> {
 /// A boxed span state, for spans that outlive the call that made them (streams, manual guards).
 pub(crate) type BoxedState = Pin<Box<SpanState>>;
 
-/// Ends the span for shutdown; `open_spans::drain` guarantees exclusivity.
-pub(crate) fn end_for_shutdown(core: &SpanCore) {
-    // SAFETY: called only on a claimed slot.
-    unsafe { core.end(&Outcome::Shutdown, &[]) };
+/// A span taken for shutdown: a copy of the state's fields and its handlers' span values, moved out,
+/// so that shutdown can call the handlers without touching the state, which its owner may free as
+/// soon as it learns that shutdown took the span (a handler may even do it, by dropping a guard).
+pub(crate) struct Taken(SpanCore);
+
+/// Takes the span's handler values out of `core` for shutdown.
+///
+/// # Safety
+/// The caller has exclusive access to `core.spans` (a claimed slot whose owner waits) and `core` is
+/// valid for the duration of this call.
+pub(crate) unsafe fn take_for_shutdown(core: &SpanCore) -> Taken {
+    // SAFETY: exclusive by the caller's guarantee.
+    let spans = unsafe { &mut *core.spans.get() };
+    let moved = HandlerSpans {
+        live: std::mem::take(&mut spans.live),
+        // SAFETY: the `live` bits, moved along, say which of these are initialised; the originals
+        // are left with no bits set, so they are never read again.
+        inline: unsafe { std::ptr::read(&raw const spans.inline) },
+        more: std::mem::take(&mut spans.more),
+    };
+    Taken(SpanCore {
+        id: core.id,
+        parent: core.parent,
+        start: core.start,
+        chain: core.chain,
+        tags: core.tags.clone(),
+        dispatcher: core.dispatcher,
+        spans: UnsafeCell::new(moved),
+    })
+}
+
+impl Taken {
+    /// Ends the taken span with "dispatcher shutdown".
+    pub(crate) fn end(self) {
+        // SAFETY: `self` owns its copy of the handlers' span values.
+        unsafe { self.0.end(&Outcome::Shutdown, &[]) };
+    }
 }
 
 /// The start of a span as a synchronous `#[span]` function's body reports it: a callback the body
@@ -716,6 +753,9 @@ pub fn run_sync<R>(
     let mut scope = None;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         body(Some(&mut |args: &[Arg<'_>]| {
+            if place.started {
+                return; // the generated body calls this once; a second call must not restart
+            }
             let name = callsite.span_name(instance);
             let dispatcher = callsite.dispatcher_name();
             place.started =

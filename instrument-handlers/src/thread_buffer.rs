@@ -85,7 +85,10 @@ impl<T> Buffer<T> {
     }
 
     fn len(&self) -> usize {
-        let in_ring = self.head.load(Ordering::Acquire) - self.tail.load(Ordering::Acquire);
+        // `tail` first: both only grow and `tail <= head` at every instant, so reading `head` after
+        // `tail` cannot give a smaller head than the tail read.
+        let tail = self.tail.load(Ordering::Acquire);
+        let in_ring = self.head.load(Ordering::Acquire) - tail;
         in_ring + self.in_deque.load(Ordering::Relaxed)
     }
 }
