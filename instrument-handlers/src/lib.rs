@@ -6,6 +6,12 @@
 //! - [`format_span_trees`] draws any slice of [`SimpleSpan`]s as those trees, for other handlers.
 //! - [`token_counting`] reads the token usage providers report (OpenAI, Anthropic with cache
 //!   tokens, Gemini) and counts tokens when they report none ([`token_counting::Tokenizer`]).
+//! - [`DebugHandler`] keeps the start and end of every callback event, times them by type and prints
+//!   each trace as it ends, like LlamaIndex's `LlamaDebugHandler`.
+//! - [`TokenCountingHandler`] counts the tokens of every LLM and embedding call, from callbacks and
+//!   from instrumentation events, with an optional budget, like LlamaIndex's `TokenCountingHandler`.
+//! - [`FineTuningHandler`] collects chat calls as OpenAI fine-tuning examples and writes them as
+//!   JSONL, like LlamaIndex's `OpenAIFineTuningHandler`.
 //!
 //! ```
 //! use instrument_handlers::SimpleSpanHandler;
@@ -20,10 +26,15 @@
 #![deny(missing_docs)]
 
 mod chunk_queue;
+mod debug;
+mod finetuning;
 mod simple;
 mod thread_buffer;
 pub mod token_counting;
 mod tree;
 
+pub use debug::{CBEvent, DebugHandler, EventPair, EventStats};
+pub use finetuning::{FineTuningError, FineTuningExample, FineTuningHandler};
 pub use simple::{DEFAULT_CAPACITY, SimpleSpan, SimpleSpanHandler};
+pub use token_counting::{TokenBudgetExceeded, TokenCountingEvent, TokenCountingHandler};
 pub use tree::{format_span_trees, print_span_trees};
