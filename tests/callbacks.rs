@@ -823,3 +823,39 @@ fn types_and_keys_have_llamaindex_strings() {
     assert_eq!(payload.get_u64(EventPayload::TopK), Some(2));
     assert_eq!(payload.to_json(), serde_json::to_value(&payload).unwrap());
 }
+
+/// A callback handler that panics: the caller gets an error, the program goes on.
+#[test]
+fn a_panicking_callback_handler_is_an_error_not_a_crash() {
+    struct Panics;
+    impl CallbackHandler for Panics {
+        fn on_event_start(
+            &self,
+            _: CBEventType,
+            _: Option<&Payload>,
+            _: &str,
+            _: &str,
+        ) -> Result<(), CallbackError> {
+            panic!("handler bug")
+        }
+        fn on_event_end(
+            &self,
+            _: CBEventType,
+            _: Option<&Payload>,
+            _: &str,
+        ) -> Result<(), CallbackError> {
+            Ok(())
+        }
+    }
+    let manager = CallbackManager::new(vec![std::sync::Arc::new(Panics)]);
+    let before = instrument::handler_panics();
+    let error = manager
+        .event(CBEventType::Query, None)
+        .err()
+        .expect("an error, not a panic");
+    assert!(
+        error.to_string().contains("panicked: handler bug"),
+        "{error}"
+    );
+    assert_eq!(instrument::handler_panics() - before, 1);
+}

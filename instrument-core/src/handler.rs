@@ -155,6 +155,11 @@ impl<H> HandlerCell<H> {
     }
 }
 
+/// Counts a panic caught outside a registered handler's own isolation (a callback handler's).
+pub(crate) fn count_panic() {
+    HANDLER_PANICS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// The text of a panic payload.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {

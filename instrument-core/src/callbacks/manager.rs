@@ -173,7 +173,7 @@ impl CallbackManager {
         lane.record(&parent, &id);
         for handler in self.snapshot().iter() {
             if !handler.event_starts_to_ignore().contains(&event_type) {
-                handler.on_event_start(event_type, payload.as_ref(), &id, &parent)?;
+                isolated(|| handler.on_event_start(event_type, payload.as_ref(), &id, &parent))?;
             }
         }
         if !event_type.is_leaf() {
@@ -201,7 +201,7 @@ impl CallbackManager {
         }
         for handler in self.snapshot().iter() {
             if !handler.event_ends_to_ignore().contains(&event_type) {
-                handler.on_event_end(event_type, payload, id)?;
+                isolated(|| handler.on_event_end(event_type, payload, id))?;
             }
         }
         Ok(())
@@ -247,13 +247,19 @@ impl CallbackManager {
 
     pub(crate) fn notify_start_trace(&self, trace_id: Option<&str>) {
         for handler in self.snapshot().iter() {
-            handler.start_trace(trace_id);
+            let _ = isolated(|| {
+                handler.start_trace(trace_id);
+                Ok(())
+            });
         }
     }
 
     pub(crate) fn notify_end_trace(&self, trace_id: Option<&str>, trace_map: &TraceMap) {
         for handler in self.snapshot().iter() {
-            handler.end_trace(trace_id, trace_map);
+            let _ = isolated(|| {
+                handler.end_trace(trace_id, trace_map);
+                Ok(())
+            });
         }
     }
 }
@@ -340,4 +346,16 @@ fn report_swallowed(err: &CallbackError) {
              (further such errors are only counted: CallbackManager::swallowed_errors)"
         );
     }
+}
+
+/// Calls into a handler, turning a panic into an error: a callback handler that panics must not take
+/// the program down. The panic is counted in [`crate::handler_panics`].
+fn isolated(call: impl FnOnce() -> Result<(), CallbackError>) -> Result<(), CallbackError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or_else(|payload| {
+        crate::handler::count_panic();
+        Err(CallbackError::handler(
+            "callback handler",
+            format!("panicked: {}", crate::handler::panic_message(&*payload)),
+        ))
+    })
 }
