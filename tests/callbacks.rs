@@ -849,10 +849,9 @@ fn a_panicking_callback_handler_is_an_error_not_a_crash() {
     }
     let manager = CallbackManager::new(vec![std::sync::Arc::new(Panics)]);
     let before = instrument::handler_panics();
-    let error = manager
-        .event(CBEventType::Query, None)
-        .err()
-        .expect("an error, not a panic");
+    let Err(error) = manager.event(CBEventType::Query, None) else {
+        panic!("expected an error, not a started event");
+    };
     assert!(
         error.to_string().contains("panicked: handler bug"),
         "{error}"
