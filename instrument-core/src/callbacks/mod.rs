@@ -19,6 +19,7 @@
 //! });
 //! ```
 
+mod bridge;
 mod event_type;
 mod handler;
 mod manager;
@@ -26,6 +27,7 @@ mod payload;
 mod trace;
 mod trace_map;
 
+pub use bridge::{CallbackBridge, DEFAULT_MAX_SPANS, MAX_OPEN_EVENTS_PER_SPAN};
 pub use event_type::{CBEventType, ParseCBEventTypeError};
 pub use handler::{CallbackError, CallbackHandler};
 pub use manager::{CallbackManager, EventGuard};

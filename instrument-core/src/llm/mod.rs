@@ -23,6 +23,7 @@ mod message_role;
 mod node;
 mod node_with_score;
 mod query_bundle;
+pub mod stream;
 mod tool_metadata;
 
 pub use chat_message::ChatMessage;
