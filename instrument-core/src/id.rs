@@ -53,6 +53,15 @@ pub(crate) fn next_parts() -> (u64, NonZeroU64) {
     })
 }
 
+/// What the shown UUID's high half is mixed with: a function of the low half that leaves the version
+/// nibble alone. Every span of a process shares the stored high half (the process seed); mixing makes
+/// the shown UUIDs differ all the way through, as LlamaIndex's random ones do, and stays reversible.
+fn high_mask(low: NonZeroU64) -> u64 {
+    let mut x = low.get().wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    x ^= x >> 32;
+    x & !0xF000
+}
+
 /// A bijection on 62-bit values, so that consecutive counters give unrelated-looking UUIDs (as
 /// LlamaIndex's random ones are) while staying unique: an odd multiplier and an xor-shift are both
 /// invertible modulo 2^62.
@@ -112,7 +121,7 @@ impl SpanId {
     /// The UUID part of the id.
     #[must_use]
     pub fn uuid(&self) -> Uuid {
-        Uuid::from_u64_pair(self.high, self.low.get())
+        Uuid::from_u64_pair(self.high ^ high_mask(self.low), self.low.get())
     }
 
     /// The id as one `u128` (the UUID's bits), handy as a compact key.
@@ -163,8 +172,9 @@ impl std::str::FromStr for SpanId {
         let (name, rest) = text.split_at(text.len() - UUID_LEN - 1);
         let uuid = rest.strip_prefix('-').ok_or_else(short)?;
         let uuid = Uuid::try_parse(uuid).map_err(|_| ParseSpanIdError::BadUuid(clip(text)))?;
-        let (high, low) = uuid.as_u64_pair();
+        let (shown_high, low) = uuid.as_u64_pair();
         let low = NonZeroU64::new(low).ok_or_else(|| ParseSpanIdError::BadUuid(clip(text)))?;
+        let high = shown_high ^ high_mask(low);
         if name.is_empty() || name.len() > 256 {
             return Err(ParseSpanIdError::BadName(clip(text)));
         }

@@ -30,6 +30,8 @@ impl Tokenizer {
     #[cfg(feature = "tiktoken")]
     #[must_use]
     pub fn cl100k_base() -> Self {
+        // Load the encoding now, at start-up, rather than inside the first span that counts.
+        let _ = tiktoken_rs::cl100k_base_singleton();
         Self::new(|text| {
             tiktoken_rs::cl100k_base_singleton()
                 .encode_with_special_tokens(text)

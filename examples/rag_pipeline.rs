@@ -1,0 +1,131 @@
+//! A retrieval-augmented generation pipeline that runs offline, traced end to end.
+//!
+//! It indexes a few bundled documents (chunk, embed with a hashed bag of words), then answers
+//! questions: retrieve the closest chunks by cosine, rerank them by keyword overlap, and stream an
+//! answer from a local stand-in LLM that reports its token usage like a provider. Every step is a
+//! `#[span]` and emits LlamaIndex's events. The handlers registered at start-up report at the end:
+//! the span trees (`SimpleSpanHandler`), the callback traces with timings (`DebugHandler`, fed by a
+//! `CallbackBridge`), the events by type, the token totals (`TokenCountingHandler`), and the chats
+//! as fine-tuning JSONL (`FineTuningHandler`, written to the system's temp directory).
+//!
+//! Run it with `cargo run --example rag_pipeline`. To use a real model, implement `rag::llm::Llm`
+//! for your client and build the pipeline with `RagPipeline::build(config, your_llm)`.
+
+mod rag;
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use instrument::callbacks::CBEventType;
+use rag::observe::Observers;
+use rag::pipeline::Config;
+use rag::{DISPATCHER, RagPipeline};
+
+const QUESTIONS: [&str; 3] = [
+    "What happens when a span is dropped?",
+    "How does the retriever find the closest chunks?",
+    "What can event handlers do with tokens?",
+];
+
+#[tokio::main]
+async fn main() {
+    // Handlers are registered once, at start-up, on the pipeline's dispatcher: every step's
+    // dispatcher sits under it.
+    let observers = Observers::install(instrument::get_dispatcher(DISPATCHER));
+
+    println!("RAG pipeline, offline: bundled documents, hashed embeddings, a local stand-in LLM\n");
+    let pipeline = RagPipeline::local(Config::default(), Duration::from_millis(3)).await;
+    println!(
+        "indexed {} documents into {} chunks\n",
+        rag::documents::bundled().len(),
+        pipeline.chunk_count()
+    );
+
+    for question in QUESTIONS {
+        println!("Q: {question}");
+        print!("A: ");
+        let answer = pipeline
+            .query(question, &mut |piece| {
+                print!("{piece}");
+                let _ = std::io::stdout().flush();
+            })
+            .await;
+        let sources: Vec<String> = answer
+            .sources
+            .iter()
+            .map(|hit| format!("{} ({:.2})", hit.id(), hit.score.unwrap_or_default()))
+            .collect();
+        println!("\n   sources: {}", sources.join(", "));
+        println!(
+            "   usage:   {} prompt + {} completion = {} tokens\n",
+            answer.usage["prompt_tokens"],
+            answer.usage["completion_tokens"],
+            answer.usage["total_tokens"]
+        );
+    }
+
+    println!("── span trees (SimpleSpanHandler) ──");
+    observers.spans.print_trace_trees();
+
+    println!("── callback traces (DebugHandler, through CallbackBridge) ──");
+    print!("{}", observers.debug_traces.text());
+    println!(
+        "(bridge: {} handler errors, {} overflows)",
+        observers.bridge.errors(),
+        observers.bridge.overflows()
+    );
+    println!("time per callback event type:");
+    for event_type in [
+        CBEventType::Chunking,
+        CBEventType::Embedding,
+        CBEventType::Query,
+        CBEventType::Retrieve,
+        CBEventType::Reranking,
+        CBEventType::Synthesize,
+        CBEventType::Llm,
+    ] {
+        let stats = observers.debug.get_event_time_info(event_type);
+        println!(
+            "  {:<12} {:>2} × {:.6} s = {:.6} s",
+            event_type.to_string(),
+            stats.total_count,
+            stats.average_secs,
+            stats.total_secs
+        );
+    }
+
+    println!("\n── events by type ──");
+    for (name, count) in observers.events.counts() {
+        println!("  {name:<32} {count:>3}");
+    }
+
+    let tokens = observers.tokens;
+    println!("\n── tokens (TokenCountingHandler) ──");
+    println!(
+        "  LLM:        {} prompt + {} completion = {} tokens in {} calls",
+        tokens.prompt_llm_token_count(),
+        tokens.completion_llm_token_count(),
+        tokens.total_llm_token_count(),
+        tokens.llm_token_counts().len()
+    );
+    println!(
+        "  embedding:  {} tokens in {} chunks",
+        tokens.total_embedding_token_count(),
+        tokens.embedding_token_counts().len()
+    );
+
+    println!("\n── fine-tuning examples (FineTuningHandler) ──");
+    let path = std::env::temp_dir().join("rag_pipeline_finetuning.jsonl");
+    match observers.finetuning.save_finetuning_events(&path) {
+        Ok(written) => println!("  wrote {written} examples to {}", path.display()),
+        Err(error) => println!("  {error}"),
+    }
+    for example in observers.finetuning.examples() {
+        let roles: Vec<&str> = example
+            .messages
+            .iter()
+            .filter_map(|message| message["role"].as_str())
+            .collect();
+        println!("  {{\"messages\": [{}]}}", roles.join(", "));
+    }
+}
