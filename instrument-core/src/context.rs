@@ -8,12 +8,14 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use serde_json::Value;
 
 use crate::id::SpanId;
 use crate::tags::Tags;
+use crate::traceparent::TraceParent;
 
 /// What the current-span cell holds.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +42,9 @@ thread_local! {
     /// span reads on its hot path instead of touching the lazily registered `RefCell`s above.
     static RECORDED_LEN: Cell<usize> = const { Cell::new(0) };
     static HAS_TAGS: Cell<bool> = const { Cell::new(false) };
+    /// The W3C trace the current context continues (`Context::trace`); set only by attaching a
+    /// context, never by a span, so it costs spans nothing.
+    static TRACE: Cell<Option<Arc<TraceParent>>> = const { Cell::new(None) };
 }
 
 #[inline]
@@ -78,6 +83,18 @@ fn restore(saved: Saved) {
 #[inline]
 pub(crate) fn current_id() -> Option<SpanId> {
     CURRENT.with(Cell::get)
+}
+
+/// The current context's W3C trace.
+fn trace() -> Option<Arc<TraceParent>> {
+    TRACE
+        .try_with(|t| {
+            let trace = t.take();
+            t.set(trace.clone());
+            trace
+        })
+        .ok()
+        .flatten()
 }
 
 #[inline]
@@ -245,6 +262,11 @@ impl CurrentSpan {
 pub struct Context {
     pub(crate) span: Option<SpanId>,
     pub(crate) tags: Tags,
+    /// The W3C trace this context continues: its trace-id, `sampled` flag and `tracestate`, which
+    /// `inject_traceparent` sends on (its parent-id is not used: the span above is the parent).
+    /// Set by `extract_traceparent` and `Context::with_new_trace` (see `traceparent.rs`), and carried
+    /// like the tags; `None` for a trace begun in this process.
+    pub(crate) trace: Option<Arc<TraceParent>>,
 }
 
 impl Context {
@@ -254,13 +276,18 @@ impl Context {
         Self {
             span: current_id(),
             tags: tags(),
+            trace: trace(),
         }
     }
 
     /// A context with `span` as parent and `tags`.
     #[must_use]
     pub fn new(span: Option<SpanId>, tags: Tags) -> Self {
-        Self { span, tags }
+        Self {
+            span,
+            tags,
+            trace: None,
+        }
     }
 
     /// The span that new spans made in this context get as parent.
@@ -289,6 +316,7 @@ impl Context {
         ContextGuard {
             prev_span,
             _tags: prev_tags,
+            prev_trace: TRACE.try_with(|t| t.replace(self.trace.clone())).ok(),
             _not_send: std::marker::PhantomData,
         }
     }
@@ -304,6 +332,8 @@ impl Context {
 pub struct ContextGuard {
     prev_span: Saved,
     _tags: TagsGuard,
+    /// `None` when the thread was being torn down and nothing was set.
+    prev_trace: Option<Option<Arc<TraceParent>>>,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
@@ -316,6 +346,9 @@ impl std::fmt::Debug for TagsGuard {
 impl Drop for ContextGuard {
     fn drop(&mut self) {
         restore(self.prev_span);
+        if let Some(prev) = self.prev_trace.take() {
+            let _ = TRACE.try_with(|t| t.set(prev));
+        }
     }
 }
 

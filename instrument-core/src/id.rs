@@ -127,7 +127,7 @@ impl SpanId {
     /// The id as one `u128` (the UUID's bits), handy as a compact key.
     #[must_use]
     pub fn as_u128(&self) -> u128 {
-        (u128::from(self.high) << 64) | u128::from(self.low.get())
+        self.uuid().as_u128()
     }
 }
 

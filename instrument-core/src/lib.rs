@@ -49,6 +49,7 @@ mod propagation;
 mod span;
 mod stream;
 mod tags;
+mod traceparent;
 
 #[doc(hidden)]
 pub mod __private;
@@ -75,3 +76,6 @@ pub use propagation::{
 pub use span::{CANCELLED, DropReason, ErrorText, Outcome, SHUTDOWN, SpanEnd, SpanStart};
 pub use stream::InstrumentedStream;
 pub use tags::{Tags, WithTags, current_tags, instrument_tags, instrument_tags_async};
+pub use traceparent::{
+    REMOTE_SPAN_NAME, TraceParent, TraceParentError, extract_traceparent, inject_traceparent,
+};
