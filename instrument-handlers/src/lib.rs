@@ -12,6 +12,9 @@
 //!   from instrumentation events, with an optional budget, like LlamaIndex's `TokenCountingHandler`.
 //! - [`FineTuningHandler`] collects chat calls as OpenAI fine-tuning examples and writes them as
 //!   JSONL, like LlamaIndex's `OpenAIFineTuningHandler`.
+//! - [`export`] writes spans and the events inside them to files: [`JsonlExporter`] one JSON line
+//!   per span from a background thread with a bounded queue ([`export::read_jsonl`] reads them
+//!   back), and [`ChromeTraceExporter`] a Chrome trace that `ui.perfetto.dev` opens.
 //!
 //! ```
 //! use instrument_handlers::SimpleSpanHandler;
@@ -27,6 +30,7 @@
 
 mod chunk_queue;
 mod debug;
+pub mod export;
 mod finetuning;
 mod simple;
 mod thread_buffer;
@@ -34,6 +38,7 @@ pub mod token_counting;
 mod tree;
 
 pub use debug::{CBEvent, DebugHandler, EventPair, EventStats};
+pub use export::{ChromeTraceExporter, ExportError, JsonlExporter};
 pub use finetuning::{FineTuningError, FineTuningExample, FineTuningHandler};
 pub use simple::{DEFAULT_CAPACITY, SimpleSpan, SimpleSpanHandler};
 pub use token_counting::{TokenBudgetExceeded, TokenCountingEvent, TokenCountingHandler};

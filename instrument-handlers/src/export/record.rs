@@ -1,0 +1,147 @@
+//! What exporters take from a span or an event on the recording thread: `Copy` data, plus the few
+//! owned values that cannot be read later (the arguments, which are borrowed, and the event's
+//! payload). Everything else, text, wall-clock times and JSON layout, is made off the hot path.
+
+use std::borrow::Cow;
+
+use instrument_core::{Arg, EventEnvelope, SpanEnd, SpanId, Tags, Timestamp};
+use serde_json::{Map, Value};
+
+/// A span's captured arguments as a JSON object, `None` when it has none. Redacted arguments stay
+/// `"[REDACTED]"`.
+pub(crate) type Args = Option<Box<Map<String, Value>>>;
+
+/// Reads the arguments while they are still borrowable, at span start.
+#[inline]
+pub(crate) fn capture_args(args: &[Arg<'_>]) -> Args {
+    if args.is_empty() {
+        None
+    } else {
+        Some(Box::new(capture_nonempty(args)))
+    }
+}
+
+#[cold]
+fn capture_nonempty(args: &[Arg<'_>]) -> Map<String, Value> {
+    args.iter()
+        .map(|arg| (arg.name().to_owned(), arg.to_json()))
+        .collect()
+}
+
+/// What a span left besides its ids and times; absent for most spans.
+#[derive(Debug)]
+pub(crate) struct Extra {
+    pub(crate) metadata: Box<[(Cow<'static, str>, Value)]>,
+    /// The drop error; `Some` exactly when the span was dropped.
+    pub(crate) error: Option<Box<str>>,
+    pub(crate) tags: Tags,
+}
+
+/// One ended span.
+#[derive(Debug)]
+pub(crate) struct SpanRecord {
+    pub(crate) id: SpanId,
+    pub(crate) parent: Option<SpanId>,
+    pub(crate) start: Timestamp,
+    pub(crate) end: Timestamp,
+    pub(crate) dispatcher: &'static str,
+    pub(crate) args: Args,
+    pub(crate) extra: Option<Box<Extra>>,
+}
+
+impl SpanRecord {
+    /// The record of a span that exited normally.
+    #[inline]
+    pub(crate) fn exited(end: &SpanEnd<'_>, args: Args) -> Self {
+        let extra = if end.metadata().is_empty() && end.tags().is_empty() {
+            None
+        } else {
+            Some(Box::new(Extra {
+                metadata: end.metadata().into(),
+                error: None,
+                tags: end.tags().clone(),
+            }))
+        };
+        Self::with_extra(end, args, extra)
+    }
+
+    /// The record of a span that was dropped.
+    #[cold]
+    pub(crate) fn dropped(end: &SpanEnd<'_>, args: Args) -> Self {
+        let extra = Some(Box::new(Extra {
+            metadata: end.metadata().into(),
+            error: Some(end.error().unwrap_or_default().into_boxed_str()),
+            tags: end.tags().clone(),
+        }));
+        Self::with_extra(end, args, extra)
+    }
+
+    #[inline]
+    fn with_extra(end: &SpanEnd<'_>, args: Args, extra: Option<Box<Extra>>) -> Self {
+        Self {
+            id: end.id(),
+            parent: end.parent_id(),
+            start: end.start(),
+            end: end.end(),
+            dispatcher: end.dispatcher(),
+            args,
+            extra,
+        }
+    }
+
+    /// The drop error, if the span was dropped.
+    pub(crate) fn error(&self) -> Option<&str> {
+        self.extra.as_ref()?.error.as_deref()
+    }
+
+    /// Takes the arguments as a JSON object.
+    pub(crate) fn take_args(&mut self) -> Map<String, Value> {
+        self.args.take().map(|args| *args).unwrap_or_default()
+    }
+
+    /// The recorded metadata as a JSON object; a key recorded twice keeps its last value.
+    pub(crate) fn metadata(&self) -> Map<String, Value> {
+        self.extra
+            .iter()
+            .flat_map(|extra| extra.metadata.iter())
+            .map(|(key, value)| (key.clone().into_owned(), value.clone()))
+            .collect()
+    }
+
+    /// The tags as a JSON object.
+    pub(crate) fn tags(&self) -> Map<String, Value> {
+        self.extra
+            .iter()
+            .flat_map(|extra| extra.tags.iter())
+            .map(|(key, value)| (key.to_owned(), value.clone()))
+            .collect()
+    }
+}
+
+/// One event emitted inside a span.
+#[derive(Debug)]
+pub(crate) struct EventRecord {
+    pub(crate) span_id: SpanId,
+    pub(crate) name: &'static str,
+    pub(crate) dispatcher: &'static str,
+    pub(crate) at: Timestamp,
+    pub(crate) payload: Value,
+}
+
+impl EventRecord {
+    /// The event's record, or `None` when it was emitted outside any span.
+    pub(crate) fn new(event: &EventEnvelope<'_>) -> Option<Self> {
+        let span_id = event.span_id()?;
+        let payload = event
+            .payload()
+            .to_json()
+            .unwrap_or_else(|error| serde_json::json!({ "serialize_error": error.to_string() }));
+        Some(Self {
+            span_id,
+            name: event.class_name(),
+            dispatcher: event.dispatcher(),
+            at: event.timestamp(),
+            payload,
+        })
+    }
+}
