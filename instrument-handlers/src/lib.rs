@@ -15,6 +15,12 @@
 //! - [`export`] writes spans and the events inside them to files: [`JsonlExporter`] one JSON line
 //!   per span from a background thread with a bounded queue ([`export::read_jsonl`] reads them
 //!   back), and [`ChromeTraceExporter`] a Chrome trace that `ui.perfetto.dev` opens.
+//! - `tracing_bridge` (feature `tracing`) joins the `tracing` crate both ways: `InstrumentLayer`
+//!   turns other crates' `tracing` spans and events into instrument ones, and `TracingForwarder`
+//!   sends instrument spans and events on to `tracing` subscribers.
+//! - `otlp` (feature `otlp`) sends spans to Arize Phoenix or an OpenTelemetry collector as
+//!   OTLP/HTTP protobuf with OpenInference attributes: `OtlpExporter`, batched on a background
+//!   thread with a bounded queue and retries.
 //!
 //! ```
 //! use instrument_handlers::SimpleSpanHandler;
@@ -32,9 +38,13 @@ mod chunk_queue;
 mod debug;
 pub mod export;
 mod finetuning;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 mod simple;
 mod thread_buffer;
 pub mod token_counting;
+#[cfg(feature = "tracing")]
+pub mod tracing_bridge;
 mod tree;
 
 pub use debug::{CBEvent, DebugHandler, EventPair, EventStats};

@@ -1,0 +1,162 @@
+//! Ended spans as OTLP messages: one `Span` per span, grouped into one `ScopeSpans` per dispatcher
+//! under the exporter's resource, encoded with `prost`.
+
+use instrument_core::TraceParent;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span, Status, span, status,
+};
+use prost::Message as _;
+
+use super::message::EndRecord;
+use super::openinference::{AttrValue, Attrs, SpanOwn};
+use super::worker::OpenSpan;
+
+/// `service.name`, `openinference.project.name` and the SDK's name, language and version.
+pub(crate) fn resource(service_name: &str, project_name: &str) -> Resource {
+    let attributes = [
+        ("service.name", service_name),
+        ("openinference.project.name", project_name),
+        ("telemetry.sdk.name", "instrument"),
+        ("telemetry.sdk.language", "rust"),
+        ("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
+    ]
+    .into_iter()
+    .map(|(key, value)| key_value(key.to_owned(), AttrValue::from(value)))
+    .collect();
+    Resource {
+        attributes,
+        ..Resource::default()
+    }
+}
+
+/// The OTLP span of `record`, given its trace and what its events left (`None` when its start was
+/// not seen).
+pub(crate) fn span(record: EndRecord, trace_id: [u8; 16], open: Option<OpenSpan>) -> Span {
+    let (kind, mut attrs, events) = match open {
+        Some(open) => (open.kind, open.attrs, open.events),
+        None => (None, Attrs::new(), Vec::new()),
+    };
+    SpanOwn {
+        kind,
+        args: record.args.as_deref(),
+        result: record.result.as_ref(),
+        metadata: record.metadata(),
+        tags: &record.tags,
+    }
+    .apply(&mut attrs);
+    let status = match &record.error {
+        Some(message) => Status {
+            message: message.clone(),
+            code: status::StatusCode::Error as i32,
+        },
+        None => Status {
+            message: String::new(),
+            code: status::StatusCode::Ok as i32,
+        },
+    };
+    Span {
+        trace_id: trace_id.to_vec(),
+        span_id: TraceParent::parent_id_for(&record.id).to_vec(),
+        parent_span_id: record
+            .parent
+            .map(|parent| TraceParent::parent_id_for(&parent).to_vec())
+            .unwrap_or_default(),
+        name: record.id.name().to_owned(),
+        kind: span::SpanKind::Internal as i32,
+        start_time_unix_nano: record.start.unix_nanos(),
+        end_time_unix_nano: record.end.unix_nanos(),
+        attributes: attributes(attrs),
+        events,
+        status: Some(status),
+        ..Span::default()
+    }
+}
+
+/// An OTLP span event: the event's class name, time and attributes.
+pub(crate) fn event(
+    name: &str,
+    time_unix_nano: u64,
+    attrs: Vec<(String, AttrValue)>,
+) -> span::Event {
+    span::Event {
+        time_unix_nano,
+        name: name.to_owned(),
+        attributes: attrs
+            .into_iter()
+            .map(|(key, value)| key_value(key, value))
+            .collect(),
+        ..span::Event::default()
+    }
+}
+
+/// The request carrying `spans` (with the dispatcher each was made on), encoded.
+pub(crate) fn request(resource: &Resource, spans: Vec<(&'static str, Span)>) -> Vec<u8> {
+    let mut scopes: Vec<ScopeSpans> = Vec::new();
+    for (dispatcher, span) in spans {
+        match scopes.iter_mut().find(|scope| {
+            scope
+                .scope
+                .as_ref()
+                .is_some_and(|scope| scope.name == dispatcher)
+        }) {
+            Some(scope) => scope.spans.push(span),
+            None => scopes.push(ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: dispatcher.to_owned(),
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    ..InstrumentationScope::default()
+                }),
+                spans: vec![span],
+                ..ScopeSpans::default()
+            }),
+        }
+    }
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(resource.clone()),
+            scope_spans: scopes,
+            ..ResourceSpans::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+fn attributes(attrs: Attrs) -> Vec<KeyValue> {
+    attrs
+        .into_iter()
+        .map(|(key, value)| key_value(key, value))
+        .collect()
+}
+
+fn key_value(key: String, value: AttrValue) -> KeyValue {
+    KeyValue {
+        key,
+        value: Some(any(value)),
+        ..KeyValue::default()
+    }
+}
+
+fn any(value: AttrValue) -> AnyValue {
+    use any_value::Value;
+    let value = match value {
+        AttrValue::Str(text) => Value::StringValue(text),
+        AttrValue::Int(n) => Value::IntValue(n),
+        AttrValue::Double(x) => Value::DoubleValue(x),
+        AttrValue::Strs(list) => array(list.into_iter().map(Value::StringValue)),
+        AttrValue::Doubles(list) => array(list.into_iter().map(Value::DoubleValue)),
+    };
+    AnyValue { value: Some(value) }
+}
+
+fn array(values: impl Iterator<Item = any_value::Value>) -> any_value::Value {
+    any_value::Value::ArrayValue(ArrayValue {
+        values: values
+            .map(|value| AnyValue { value: Some(value) })
+            .collect(),
+    })
+}
