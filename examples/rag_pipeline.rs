@@ -10,6 +10,11 @@
 //!
 //! Run it with `cargo run --example rag_pipeline`. To use a real model, implement `rag::llm::Llm`
 //! for your client and build the pipeline with `RagPipeline::build(config, your_llm)`.
+//!
+//! With `INSTRUMENT_OTLP_ENDPOINT=http://127.0.0.1:6006` (and optionally
+//! `INSTRUMENT_OTLP_PROJECT=name`) it also exports every span over OTLP/HTTP with OpenInference
+//! attributes, to Arize Phoenix or an OpenTelemetry collector: `bash scripts/phoenix-e2e.sh` does
+//! this against a local Phoenix and checks what it shows.
 
 mod rag;
 
@@ -32,6 +37,16 @@ async fn main() {
     // Handlers are registered once, at start-up, on the pipeline's dispatcher: every step's
     // dispatcher sits under it.
     let observers = Observers::install(instrument::get_dispatcher(DISPATCHER));
+    let otlp = std::env::var("INSTRUMENT_OTLP_ENDPOINT").ok().map(|endpoint| {
+        let project = std::env::var("INSTRUMENT_OTLP_PROJECT").unwrap_or_else(|_| "default".into());
+        let exporter = instrument::handlers::otlp::OtlpExporter::builder(&endpoint)
+            .service_name("rag_pipeline")
+            .project_name(project)
+            .build()
+            .expect("a valid OTLP endpoint");
+        exporter.register(instrument::get_dispatcher(DISPATCHER));
+        exporter
+    });
 
     println!("RAG pipeline, offline: bundled documents, hashed embeddings, a local stand-in LLM\n");
     let pipeline = RagPipeline::local(Config::default(), Duration::from_millis(3)).await;
@@ -127,5 +142,15 @@ async fn main() {
             .filter_map(|message| message["role"].as_str())
             .collect();
         println!("  {{\"messages\": [{}]}}", roles.join(", "));
+    }
+
+    if let Some(otlp) = otlp {
+        let flushed = otlp.shutdown(Duration::from_secs(10));
+        println!(
+            "\notlp: exported {} spans, dropped {}{}",
+            otlp.exported_spans(),
+            otlp.dropped_spans(),
+            flushed.err().map(|e| format!(" ({e})")).unwrap_or_default()
+        );
     }
 }
