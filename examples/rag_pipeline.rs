@@ -37,16 +37,19 @@ async fn main() {
     // Handlers are registered once, at start-up, on the pipeline's dispatcher: every step's
     // dispatcher sits under it.
     let observers = Observers::install(instrument::get_dispatcher(DISPATCHER));
-    let otlp = std::env::var("INSTRUMENT_OTLP_ENDPOINT").ok().map(|endpoint| {
-        let project = std::env::var("INSTRUMENT_OTLP_PROJECT").unwrap_or_else(|_| "default".into());
-        let exporter = instrument::handlers::otlp::OtlpExporter::builder(&endpoint)
-            .service_name("rag_pipeline")
-            .project_name(project)
-            .build()
-            .expect("a valid OTLP endpoint");
-        exporter.register(instrument::get_dispatcher(DISPATCHER));
-        exporter
-    });
+    let otlp = std::env::var("INSTRUMENT_OTLP_ENDPOINT")
+        .ok()
+        .map(|endpoint| {
+            let project =
+                std::env::var("INSTRUMENT_OTLP_PROJECT").unwrap_or_else(|_| "default".into());
+            let exporter = instrument::handlers::otlp::OtlpExporter::builder(&endpoint)
+                .service_name("rag_pipeline")
+                .project_name(project)
+                .build()
+                .expect("a valid OTLP endpoint");
+            exporter.register(instrument::get_dispatcher(DISPATCHER));
+            exporter
+        });
 
     println!("RAG pipeline, offline: bundled documents, hashed embeddings, a local stand-in LLM\n");
     let pipeline = RagPipeline::local(Config::default(), Duration::from_millis(3)).await;
