@@ -10,8 +10,8 @@
 //!   waits, then learns from the slot whether shutdown ended its span;
 //! - elsewhere, releasing is one swap, and shutdown claims a slot with a compare-exchange.
 //!
-//! Either way the owner marks its slot as releasing and frees it only after reading the verdict, so a
-//! slot is never reused by another span while a verdict about it is pending.
+//! Either way shutdown's verdict names the span it ended (its address), so the owner of another span
+//! that reused the slot meanwhile cannot mistake it for its own.
 
 use std::cell::RefCell;
 use std::ptr;
@@ -30,12 +30,14 @@ fn claimed() -> *mut SpanCore {
 
 /// `Slot::flags`: shutdown is working on the slot; the owner must wait.
 const CLAIMING: u8 = 1;
-/// `Slot::flags`: shutdown ended the span registered here; its owner must not.
-const PROCESSED: u8 = 2;
 
 pub(crate) struct Slot {
     state: AtomicPtr<SpanCore>,
     flags: AtomicU8,
+    /// The span shutdown ended here, until its owner reads that verdict. Tied to the span's address
+    /// rather than a flag, so that a verdict cannot be read by the owner of another span that has
+    /// reused the slot meanwhile.
+    processed: AtomicPtr<SpanCore>,
 }
 
 struct Block {
@@ -84,6 +86,7 @@ fn new_block() -> &'static Block {
         slots: std::array::from_fn(|_| Slot {
             state: AtomicPtr::new(ptr::null_mut()),
             flags: AtomicU8::new(0),
+            processed: AtomicPtr::new(ptr::null_mut()),
         }),
     }));
     ALL_BLOCKS
@@ -132,16 +135,9 @@ pub(crate) fn register(state: *mut SpanCore) -> Option<&'static Slot> {
         .ok()
 }
 
-/// Marks a slot whose owner is releasing it: not an open span any more, not free yet. The owner
-/// frees the slot (null) only after it has read shutdown's verdict, so that a verdict can never be
-/// read by the owner of another span that reused the slot.
-fn releasing() -> *mut SpanCore {
-    ptr::without_provenance_mut(2)
-}
-
-/// Whether `state` is a span's address rather than null or a marker.
+/// Whether `state` is a span's address rather than null or the claimed marker.
 fn is_span(state: *mut SpanCore) -> bool {
-    !state.is_null() && state != claimed() && state != releasing()
+    !state.is_null() && state != claimed()
 }
 
 thread_local! {
@@ -150,33 +146,35 @@ thread_local! {
     static DRAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Releases an open span's slot. `true`: the caller still owns the span and must end it; `false`:
-/// shutdown ended it (and is done with the state by the time this returns).
+/// Releases the slot of the open span at `state`. `true`: the caller still owns the span and must
+/// end it; `false`: shutdown ended it (and is done with the state by the time this returns).
 #[inline]
-pub(crate) fn release(slot: &'static Slot) -> bool {
-    let owned = if fence::available() {
-        slot.state.store(releasing(), Ordering::Release);
+pub(crate) fn release(slot: &'static Slot, state: *mut SpanCore) -> bool {
+    if fence::available() {
+        slot.state.store(ptr::null_mut(), Ordering::Release);
         // Either shutdown's heavy barrier makes this store visible before it looks at the slot, or
-        // this load sees the flag shutdown set before its barrier.
+        // these loads see what shutdown wrote before its barrier.
         fence::light();
-        slot.flags.load(Ordering::Acquire) == 0 || release_contended(slot)
-    } else {
-        slot.state.swap(releasing(), Ordering::AcqRel) != claimed() || release_contended(slot)
-    };
-    slot.state.store(ptr::null_mut(), Ordering::Release);
-    owned
+        return (slot.flags.load(Ordering::Acquire) == 0
+            && slot.processed.load(Ordering::Acquire).is_null())
+            || release_contended(slot, state);
+    }
+    slot.state.swap(ptr::null_mut(), Ordering::AcqRel) != claimed()
+        || release_contended(slot, state)
 }
 
 /// Shutdown is, or was, at this slot: wait for it (unless this thread is the one shutting down),
-/// then take its verdict.
+/// then take its verdict about this span.
 #[cold]
-fn release_contended(slot: &'static Slot) -> bool {
+fn release_contended(slot: &'static Slot, state: *mut SpanCore) -> bool {
     if !DRAINING.with(std::cell::Cell::get) {
         while slot.flags.load(Ordering::Acquire) & CLAIMING != 0 {
             std::thread::yield_now();
         }
     }
-    slot.flags.fetch_and(!PROCESSED, Ordering::AcqRel) & PROCESSED == 0
+    slot.processed
+        .compare_exchange(state, ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
 }
 
 /// Only one shutdown drains at a time.
@@ -185,7 +183,7 @@ static DRAIN: Mutex<()> = Mutex::new(());
 /// Claims every open span and ends it with "dispatcher shutdown".
 ///
 /// For each span: take its handlers' values out (the owner waits meanwhile), give the verdict
-/// (`PROCESSED`) and let the owner go, and only then call the handlers, on the taken copy, so that
+/// (`processed`) and let the owner go, and only then call the handlers, on the taken copy, so that
 /// nothing the handlers do (ending other spans, dropping this span's guard) can reach freed state.
 pub(crate) fn drain() {
     let _one_at_a_time = DRAIN.lock().unwrap_or_else(PoisonError::into_inner);
@@ -204,7 +202,7 @@ pub(crate) fn drain() {
         let mut open = Vec::new();
         for slot in slots() {
             let state = slot.state.load(Ordering::Acquire);
-            if is_span(state) && slot.flags.load(Ordering::Acquire) & PROCESSED == 0 {
+            if is_span(state) && slot.processed.load(Ordering::Acquire) != state {
                 open.push((slot, state));
             } else {
                 slot.flags.fetch_and(!CLAIMING, Ordering::Release);
@@ -218,7 +216,7 @@ pub(crate) fn drain() {
                 // SAFETY: the slot still holds the span, so its owner has not released it; if the
                 // owner starts to now, it sees `CLAIMING` and waits until it is cleared below.
                 let taken = unsafe { take_for_shutdown(&*state) };
-                slot.flags.fetch_or(PROCESSED, Ordering::AcqRel);
+                slot.processed.store(state, Ordering::Release);
                 taken
             });
             slot.flags.fetch_and(!CLAIMING, Ordering::Release);
@@ -232,7 +230,7 @@ pub(crate) fn drain() {
             if !is_span(state) {
                 continue;
             }
-            slot.flags.fetch_or(CLAIMING | PROCESSED, Ordering::SeqCst);
+            slot.flags.fetch_or(CLAIMING, Ordering::SeqCst);
             let taken = if slot
                 .state
                 .compare_exchange(state, claimed(), Ordering::AcqRel, Ordering::Acquire)
@@ -240,9 +238,10 @@ pub(crate) fn drain() {
             {
                 // SAFETY: the owner cannot free the state before it sees `claimed()` in the slot
                 // and `CLAIMING` clear, which happens below, after the take.
-                Some(unsafe { take_for_shutdown(&*state) })
+                let taken = unsafe { take_for_shutdown(&*state) };
+                slot.processed.store(state, Ordering::Release);
+                Some(taken)
             } else {
-                slot.flags.fetch_and(!PROCESSED, Ordering::AcqRel);
                 None
             };
             slot.flags.fetch_and(!CLAIMING, Ordering::Release);
@@ -282,7 +281,7 @@ pub fn open_span_count() -> usize {
         .flat_map(|b| b.slots.iter())
         .filter(|slot| {
             is_span(slot.state.load(Ordering::Acquire))
-                && slot.flags.load(Ordering::Acquire) & PROCESSED == 0
+                && slot.processed.load(Ordering::Acquire) != slot.state.load(Ordering::Acquire)
         })
         .count()
 }

@@ -618,7 +618,7 @@ impl SpanState {
             return;
         }
         if let Some(slot) = self.slot.take()
-            && !open_spans::release(slot)
+            && !open_spans::release(slot, std::ptr::from_mut(&mut self.core))
         {
             return; // shutdown ended it
         }

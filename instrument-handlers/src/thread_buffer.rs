@@ -85,10 +85,11 @@ impl<T> Buffer<T> {
     }
 
     fn len(&self) -> usize {
-        // `tail` first: both only grow and `tail <= head` at every instant, so reading `head` after
-        // `tail` cannot give a smaller head than the tail read.
-        let tail = self.tail.load(Ordering::Acquire);
-        let in_ring = self.head.load(Ordering::Acquire) - tail;
+        // An estimate, read without the lock: `head` first, so that a record moved to the deque
+        // between the reads is not counted in both; `saturating_sub` because `tail` may then have
+        // passed the `head` read.
+        let head = self.head.load(Ordering::Acquire);
+        let in_ring = head.saturating_sub(self.tail.load(Ordering::Acquire));
         in_ring + self.in_deque.load(Ordering::Relaxed)
     }
 }
