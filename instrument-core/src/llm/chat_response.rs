@@ -34,25 +34,7 @@ impl ChatResponse {
         }
     }
 
-    /// The response with its streaming `delta`.
-    #[must_use]
-    pub fn with_delta(mut self, delta: impl Into<String>) -> Self {
-        self.delta = Some(delta.into());
-        self
-    }
-
-    /// The response with the provider's `raw` response.
-    #[must_use]
-    pub fn with_raw(mut self, raw: Value) -> Self {
-        self.raw = Some(raw);
-        self
-    }
-
-    /// The provider's usage report, `raw["usage"]`, when there is one.
-    #[must_use]
-    pub fn usage(&self) -> Option<&Value> {
-        self.raw.as_ref()?.get("usage")
-    }
+    response_methods!();
 }
 
 /// The message, as `role: content`.

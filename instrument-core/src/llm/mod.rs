@@ -15,6 +15,32 @@
 //! assert_eq!(answer.usage().unwrap()["prompt_tokens"], 4);
 //! ```
 
+/// The builder and accessor methods that [`ChatResponse`] and [`CompletionResponse`] share; used
+/// inside their `impl` blocks, on types with `delta: Option<String>` and `raw: Option<Value>`.
+macro_rules! response_methods {
+    () => {
+        /// The response with its streaming `delta`.
+        #[must_use]
+        pub fn with_delta(mut self, delta: impl Into<String>) -> Self {
+            self.delta = Some(delta.into());
+            self
+        }
+
+        /// The response with the provider's `raw` response.
+        #[must_use]
+        pub fn with_raw(mut self, raw: Value) -> Self {
+            self.raw = Some(raw);
+            self
+        }
+
+        /// The provider's usage report, `raw["usage"]`, when there is one.
+        #[must_use]
+        pub fn usage(&self) -> Option<&Value> {
+            self.raw.as_ref()?.get("usage")
+        }
+    };
+}
+
 mod chat_message;
 mod chat_response;
 mod completion_response;

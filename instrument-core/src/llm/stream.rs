@@ -43,6 +43,7 @@ use crate::events::{
 use crate::id::SpanId;
 use crate::span::SpanState;
 use crate::stream::InstrumentedStream;
+use kind::Piece;
 
 /// The span name of a [`ChatStream`] unless [`StreamOptions::span_name`] gives another.
 pub const CHAT_SPAN_NAME: &str = "llm.stream_chat";
@@ -162,65 +163,7 @@ impl StreamOptions {
 /// }
 /// assert_eq!(deltas, ["Hel", "lo"]); // and `Answers` printed "Hello"
 /// ```
-#[must_use = "streams do nothing unless polled"]
-pub struct ChatStream<S> {
-    inner: InstrumentedStream<Reporter<S, Chat>>,
-    span: Option<SpanId>,
-}
-
-impl<S: Stream<Item = ChatResponse>> ChatStream<S> {
-    /// Wraps `stream`: opens a span called [`CHAT_SPAN_NAME`] on `dispatcher`, below the current
-    /// span, and emits `start` in it.
-    pub fn new(dispatcher: &'static Dispatcher, start: LLMChatStartEvent, stream: S) -> Self {
-        Self::with_options(dispatcher, StreamOptions::new(), start, stream)
-    }
-
-    /// As [`new`](Self::new), with a span name and item shape of your choice.
-    pub fn with_options(
-        dispatcher: &'static Dispatcher,
-        options: StreamOptions,
-        start: LLMChatStartEvent,
-        stream: S,
-    ) -> Self {
-        let name = options.span_name.unwrap_or(CHAT_SPAN_NAME);
-        let (inner, span) = start_in_span(dispatcher, name, || {
-            let messages = start.messages.clone();
-            dispatcher.event(start);
-            Reporter::new(stream, dispatcher, options.text, messages)
-        });
-        Self { inner, span }
-    }
-}
-
-impl<S> ChatStream<S> {
-    /// The id of the stream's span; `None` when nothing records (no handler on the dispatcher, or
-    /// made inside a handler).
-    #[must_use]
-    pub fn span_id(&self) -> Option<SpanId> {
-        self.span
-    }
-}
-
-impl<S: Stream<Item = ChatResponse>> Stream for ChatStream<S> {
-    type Item = ChatResponse;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ChatResponse>> {
-        // SAFETY: `inner` is structurally pinned: never moved out, and there is no Drop impl.
-        unsafe { self.map_unchecked_mut(|s| &mut s.inner) }.poll_next(cx)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.inner.size_hint()
-    }
-}
-
-impl<S> fmt::Debug for ChatStream<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChatStream")
-            .field("span", &self.span)
-            .finish_non_exhaustive()
-    }
-}
+pub type ChatStream<S> = LlmStream<S, kind::Chat>;
 
 /// A stream of [`CompletionResponse`]s that reports a streamed completion call on a dispatcher;
 /// see the [module docs](self).
@@ -260,16 +203,21 @@ impl<S> fmt::Debug for ChatStream<S> {
 /// }
 /// assert_eq!(text, " 4, 5");
 /// ```
+pub type CompletionStream<S> = LlmStream<S, kind::Completion>;
+
+/// A stream of responses that reports a streamed LLM call on a dispatcher: a [`ChatStream`] or a
+/// [`CompletionStream`]; see the [module docs](self).
 #[must_use = "streams do nothing unless polled"]
-pub struct CompletionStream<S> {
-    inner: InstrumentedStream<Reporter<S, Completion>>,
+pub struct LlmStream<S, K: kind::Kind> {
+    inner: InstrumentedStream<Reporter<S, K>>,
     span: Option<SpanId>,
 }
 
-impl<S: Stream<Item = CompletionResponse>> CompletionStream<S> {
-    /// Wraps `stream`: opens a span called [`COMPLETION_SPAN_NAME`] on `dispatcher`, below the
-    /// current span, and emits `start` in it.
-    pub fn new(dispatcher: &'static Dispatcher, start: LLMCompletionStartEvent, stream: S) -> Self {
+impl<S: Stream<Item = K::Response>, K: kind::Kind> LlmStream<S, K> {
+    /// Wraps `stream`: opens a span on `dispatcher`, below the current span, and emits `start` in
+    /// it. The span is called [`CHAT_SPAN_NAME`] for a [`ChatStream`], [`COMPLETION_SPAN_NAME`]
+    /// for a [`CompletionStream`].
+    pub fn new(dispatcher: &'static Dispatcher, start: K::Start, stream: S) -> Self {
         Self::with_options(dispatcher, StreamOptions::new(), start, stream)
     }
 
@@ -277,20 +225,20 @@ impl<S: Stream<Item = CompletionResponse>> CompletionStream<S> {
     pub fn with_options(
         dispatcher: &'static Dispatcher,
         options: StreamOptions,
-        start: LLMCompletionStartEvent,
+        start: K::Start,
         stream: S,
     ) -> Self {
-        let name = options.span_name.unwrap_or(COMPLETION_SPAN_NAME);
+        let name = options.span_name.unwrap_or(K::SPAN_NAME);
         let (inner, span) = start_in_span(dispatcher, name, || {
-            let prompt = start.prompt.clone();
+            let input = K::input(&start);
             dispatcher.event(start);
-            Reporter::new(stream, dispatcher, options.text, prompt)
+            Reporter::new(stream, dispatcher, options.text, input)
         });
         Self { inner, span }
     }
 }
 
-impl<S> CompletionStream<S> {
+impl<S, K: kind::Kind> LlmStream<S, K> {
     /// The id of the stream's span; `None` when nothing records (no handler on the dispatcher, or
     /// made inside a handler).
     #[must_use]
@@ -299,10 +247,10 @@ impl<S> CompletionStream<S> {
     }
 }
 
-impl<S: Stream<Item = CompletionResponse>> Stream for CompletionStream<S> {
-    type Item = CompletionResponse;
+impl<S: Stream<Item = K::Response>, K: kind::Kind> Stream for LlmStream<S, K> {
+    type Item = K::Response;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<CompletionResponse>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<K::Response>> {
         // SAFETY: `inner` is structurally pinned: never moved out, and there is no Drop impl.
         unsafe { self.map_unchecked_mut(|s| &mut s.inner) }.poll_next(cx)
     }
@@ -312,9 +260,9 @@ impl<S: Stream<Item = CompletionResponse>> Stream for CompletionStream<S> {
     }
 }
 
-impl<S> fmt::Debug for CompletionStream<S> {
+impl<S, K: kind::Kind> fmt::Debug for LlmStream<S, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CompletionStream")
+        f.debug_struct(K::TYPE_NAME)
             .field("span", &self.span)
             .finish_non_exhaustive()
     }
@@ -334,16 +282,6 @@ fn start_in_span<S>(
     };
     let span = state.as_ref().map(SpanState::id);
     (InstrumentedStream::start(state, make), span)
-}
-
-/// A streamed response: what the wrapper reads from and writes into each item.
-trait Piece: Clone {
-    fn text(&self) -> Option<&str>;
-    fn set_text(&mut self, text: String);
-    fn delta(&self) -> Option<&str>;
-    fn clear_delta(&mut self);
-    fn raw(&self) -> Option<&Value>;
-    fn set_raw(&mut self, raw: Value);
 }
 
 impl Piece for ChatResponse {
@@ -444,59 +382,112 @@ impl<R: Piece> Accumulator<R> {
     }
 }
 
-/// A kind of streamed call: its input, its response and the events that report it.
-trait Kind {
-    type Input;
-    type Response: Piece;
-    fn progress(dispatcher: &Dispatcher, input: &Self::Input, response: Self::Response);
-    fn end(dispatcher: &Dispatcher, input: Self::Input, response: Option<Self::Response>);
-}
+/// The kinds of streamed call behind [`ChatStream`] and [`CompletionStream`]. Declared `pub` so
+/// that those public aliases can name them, but the module is private: other crates cannot name
+/// or implement them.
+mod kind {
+    use super::{
+        ChatMessage, ChatResponse, CompletionResponse, Dispatcher, LLMChatEndEvent,
+        LLMChatInProgressEvent, LLMChatStartEvent, LLMCompletionEndEvent,
+        LLMCompletionInProgressEvent, LLMCompletionStartEvent,
+    };
+    use serde_json::Value;
 
-/// A chat: the input is the conversation sent.
-enum Chat {}
-
-impl Kind for Chat {
-    type Input = Vec<ChatMessage>;
-    type Response = ChatResponse;
-
-    fn progress(dispatcher: &Dispatcher, messages: &Vec<ChatMessage>, response: ChatResponse) {
-        dispatcher.event(LLMChatInProgressEvent {
-            messages: messages.clone(),
-            response,
-        });
+    /// A streamed response: what the wrapper reads from and writes into each item.
+    pub trait Piece: Clone {
+        fn text(&self) -> Option<&str>;
+        fn set_text(&mut self, text: String);
+        fn delta(&self) -> Option<&str>;
+        fn clear_delta(&mut self);
+        fn raw(&self) -> Option<&Value>;
+        fn set_raw(&mut self, raw: Value);
     }
 
-    fn end(dispatcher: &Dispatcher, messages: Vec<ChatMessage>, response: Option<ChatResponse>) {
-        dispatcher.event(LLMChatEndEvent { messages, response });
+    /// A kind of streamed call: its start event, its input, its response and the events that
+    /// report it.
+    pub trait Kind {
+        /// What the wrapper's `Debug` calls it.
+        const TYPE_NAME: &'static str;
+        /// The span name unless the options give another.
+        const SPAN_NAME: &'static str;
+        /// The event emitted when the wrapper is made.
+        type Start: crate::Event;
+        /// What the progress and end events repeat from the start event.
+        type Input;
+        /// The streamed items.
+        type Response: Piece;
+        /// What the progress and end events repeat from `start`.
+        fn input(start: &Self::Start) -> Self::Input;
+        /// Emits a progress event.
+        fn progress(dispatcher: &Dispatcher, input: &Self::Input, response: Self::Response);
+        /// Emits the end event.
+        fn end(dispatcher: &Dispatcher, input: Self::Input, response: Option<Self::Response>);
     }
-}
 
-/// A completion: the input is the prompt.
-enum Completion {}
+    /// A chat: the input is the conversation sent.
+    pub enum Chat {}
 
-impl Kind for Completion {
-    type Input = String;
-    type Response = CompletionResponse;
+    impl Kind for Chat {
+        const TYPE_NAME: &'static str = "ChatStream";
+        const SPAN_NAME: &'static str = super::CHAT_SPAN_NAME;
+        type Start = LLMChatStartEvent;
+        type Input = Vec<ChatMessage>;
+        type Response = ChatResponse;
 
-    fn progress(dispatcher: &Dispatcher, prompt: &String, response: CompletionResponse) {
-        dispatcher.event(LLMCompletionInProgressEvent {
-            prompt: prompt.clone(),
-            response,
-        });
+        fn input(start: &LLMChatStartEvent) -> Vec<ChatMessage> {
+            start.messages.clone()
+        }
+
+        fn progress(dispatcher: &Dispatcher, messages: &Vec<ChatMessage>, response: ChatResponse) {
+            dispatcher.event(LLMChatInProgressEvent {
+                messages: messages.clone(),
+                response,
+            });
+        }
+
+        fn end(
+            dispatcher: &Dispatcher,
+            messages: Vec<ChatMessage>,
+            response: Option<ChatResponse>,
+        ) {
+            dispatcher.event(LLMChatEndEvent { messages, response });
+        }
     }
 
-    fn end(dispatcher: &Dispatcher, prompt: String, response: Option<CompletionResponse>) {
-        dispatcher.event(LLMCompletionEndEvent {
-            prompt,
-            response: response.unwrap_or_default(),
-        });
+    /// A completion: the input is the prompt.
+    pub enum Completion {}
+
+    impl Kind for Completion {
+        const TYPE_NAME: &'static str = "CompletionStream";
+        const SPAN_NAME: &'static str = super::COMPLETION_SPAN_NAME;
+        type Start = LLMCompletionStartEvent;
+        type Input = String;
+        type Response = CompletionResponse;
+
+        fn input(start: &LLMCompletionStartEvent) -> String {
+            start.prompt.clone()
+        }
+
+        fn progress(dispatcher: &Dispatcher, prompt: &String, response: CompletionResponse) {
+            dispatcher.event(LLMCompletionInProgressEvent {
+                prompt: prompt.clone(),
+                response,
+            });
+        }
+
+        fn end(dispatcher: &Dispatcher, prompt: String, response: Option<CompletionResponse>) {
+            dispatcher.event(LLMCompletionEndEvent {
+                prompt,
+                response: response.unwrap_or_default(),
+            });
+        }
     }
 }
 
 /// The inner stream, reporting each item and the end; polled inside the span by
 /// [`InstrumentedStream`], so its events carry the span's id. Once ended, it yields `None` without
 /// polling the inner stream again.
-struct Reporter<S, K: Kind> {
+struct Reporter<S, K: kind::Kind> {
     stream: S,
     dispatcher: &'static Dispatcher,
     /// `None` once the end is reported.
@@ -504,7 +495,7 @@ struct Reporter<S, K: Kind> {
     response: Accumulator<K::Response>,
 }
 
-impl<S, K: Kind> Reporter<S, K> {
+impl<S, K: kind::Kind> Reporter<S, K> {
     fn new(stream: S, dispatcher: &'static Dispatcher, mode: StreamText, input: K::Input) -> Self {
         Self {
             stream,
@@ -518,7 +509,7 @@ impl<S, K: Kind> Reporter<S, K> {
 impl<S, K> Stream for Reporter<S, K>
 where
     S: Stream<Item = K::Response>,
-    K: Kind,
+    K: kind::Kind,
 {
     type Item = K::Response;
 
