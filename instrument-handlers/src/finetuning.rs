@@ -18,6 +18,8 @@ use instrument_core::llm::{ChatMessage, ChatResponse, MessageRole};
 use instrument_core::{EventEnvelope, EventHandler, SpanId};
 use serde_json::{Map, Value};
 
+use crate::bounded::Bounded;
+
 /// One chat call as a fine-tuning example: the messages sent, the answer last, and the functions
 /// the model was offered.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,10 +79,8 @@ struct Pending {
 
 #[derive(Debug)]
 struct State {
-    examples: VecDeque<FineTuningExample>,
+    examples: Bounded<FineTuningExample>,
     pending: VecDeque<(Key, Pending)>,
-    capacity: usize,
-    evicted: u64,
 }
 
 /// A handler that collects every LLM chat call (the messages sent and the answer) as an OpenAI
@@ -141,8 +141,8 @@ impl fmt::Debug for FineTuningHandler {
         let state = self.lock();
         f.debug_struct("FineTuningHandler")
             .field("examples", &state.examples.len())
-            .field("capacity", &state.capacity)
-            .field("evicted", &state.evicted)
+            .field("capacity", &state.examples.capacity())
+            .field("evicted", &state.examples.evicted())
             .finish_non_exhaustive()
     }
 }
@@ -162,10 +162,8 @@ impl FineTuningHandler {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             state: Arc::new(Mutex::new(State {
-                examples: VecDeque::new(),
+                examples: Bounded::new(capacity),
                 pending: VecDeque::new(),
-                capacity: capacity.max(1),
-                evicted: 0,
             })),
             verbose: true,
         }
@@ -184,7 +182,7 @@ impl FineTuningHandler {
     /// The examples collected, oldest first.
     #[must_use]
     pub fn examples(&self) -> Vec<FineTuningExample> {
-        self.lock().examples.iter().cloned().collect()
+        self.lock().examples.to_vec()
     }
 
     /// The examples collected as the JSON objects [`save_finetuning_events`] writes, oldest first.
@@ -214,13 +212,13 @@ impl FineTuningHandler {
     /// How many examples this handler keeps at most.
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.lock().capacity
+        self.lock().examples.capacity()
     }
 
     /// How many examples were evicted to stay within the capacity, since the handler was made.
     #[must_use]
     pub fn evicted(&self) -> u64 {
-        self.lock().evicted
+        self.lock().examples.evicted()
     }
 
     /// Forgets every example and every call still waiting for its end.
@@ -257,7 +255,7 @@ impl FineTuningHandler {
     fn start(&self, key: Key, pending: Pending) {
         let mut state = self.lock();
         state.pending.retain(|(k, _)| *k != key);
-        if state.pending.len() == state.capacity {
+        if state.pending.len() == state.examples.capacity() {
             state.pending.pop_front();
         }
         state.pending.push_back((key, pending));
@@ -291,11 +289,7 @@ impl FineTuningHandler {
             messages,
             functions: all_functions,
         };
-        if state.examples.len() == state.capacity {
-            state.examples.pop_front();
-            state.evicted += 1;
-        }
-        state.examples.push_back(example);
+        state.examples.push(example);
     }
 }
 

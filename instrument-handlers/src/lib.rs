@@ -34,12 +34,15 @@
 
 #![deny(missing_docs)]
 
+mod bounded;
+mod capture;
 mod chunk_queue;
 mod debug;
 pub mod export;
 mod finetuning;
 #[cfg(feature = "otlp")]
 pub mod otlp;
+mod register;
 mod simple;
 mod thread_buffer;
 pub mod token_counting;

@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 use super::error::ExportError;
 use super::record::{Args, EventRecord, SpanRecord, capture_args};
 use super::thread_id;
+use crate::register::SpanAndEventHandler;
 use crate::thread_buffer::ThreadBuffers;
 
 /// How many spans and events a [`ChromeTraceExporter`] keeps unless told otherwise.
@@ -119,8 +120,7 @@ impl ChromeTraceExporter {
 
     /// Adds this exporter to `dispatcher` as both a span handler and an event handler.
     pub fn register(&self, dispatcher: &Dispatcher) {
-        dispatcher.add_span_handler(self.clone());
-        dispatcher.add_event_handler(self.clone());
+        self.register_both(dispatcher);
     }
 
     /// How many spans and events it keeps at most.

@@ -12,6 +12,7 @@ use instrument_core::{Dispatcher, EventEnvelope, EventHandler, SpanEnd, SpanHand
 use super::error::ExportError;
 use super::jsonl_writer::{Counters, Message, Writer};
 use super::record::{Args, EventRecord, SpanRecord, capture_args};
+use crate::register::SpanAndEventHandler;
 
 /// How many messages (span starts, span ends, events) a [`JsonlExporter`]'s queue holds unless told
 /// otherwise.
@@ -139,8 +140,7 @@ impl JsonlExporter {
 
     /// Adds this exporter to `dispatcher` as both a span handler and an event handler.
     pub fn register(&self, dispatcher: &Dispatcher) {
-        dispatcher.add_span_handler(self.clone());
-        dispatcher.add_event_handler(self.clone());
+        self.register_both(dispatcher);
     }
 
     /// How many spans and events were lost: the queue was full, a span had too many events, or

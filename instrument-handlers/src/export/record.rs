@@ -4,29 +4,10 @@
 
 use std::borrow::Cow;
 
-use instrument_core::{Arg, EventEnvelope, SpanEnd, SpanId, Tags, Timestamp};
+use instrument_core::{EventEnvelope, SpanEnd, SpanId, Tags, Timestamp};
 use serde_json::{Map, Value};
 
-/// A span's captured arguments as a JSON object, `None` when it has none. Redacted arguments stay
-/// `"[REDACTED]"`.
-pub(crate) type Args = Option<Box<Map<String, Value>>>;
-
-/// Reads the arguments while they are still borrowable, at span start.
-#[inline]
-pub(crate) fn capture_args(args: &[Arg<'_>]) -> Args {
-    if args.is_empty() {
-        None
-    } else {
-        Some(Box::new(capture_nonempty(args)))
-    }
-}
-
-#[cold]
-fn capture_nonempty(args: &[Arg<'_>]) -> Map<String, Value> {
-    args.iter()
-        .map(|arg| (arg.name().to_owned(), arg.to_json()))
-        .collect()
-}
+pub(crate) use crate::capture::{Args, capture_args};
 
 /// What a span left besides its ids and times; absent for most spans.
 #[derive(Debug)]

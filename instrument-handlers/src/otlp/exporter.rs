@@ -7,19 +7,20 @@ use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use instrument_core::{
-    Arg, Context, Dispatcher, EventEnvelope, EventHandler, REMOTE_SPAN_NAME, SpanEnd, SpanHandler,
+    Context, Dispatcher, EventEnvelope, EventHandler, REMOTE_SPAN_NAME, SpanEnd, SpanHandler,
     SpanStart,
 };
-use serde_json::Map;
 
 use super::config::OtlpConfig;
 use super::encode;
 use super::error::OtlpError;
 use super::events::event_attrs;
 use super::http::{self, Endpoint};
-use super::message::{Args, EndRecord, Message};
+use super::message::{EndRecord, Message};
 use super::retry::Sending;
 use super::worker::{Shared, Worker};
+use crate::capture::{Args, capture_args};
+use crate::register::SpanAndEventHandler;
 
 /// How long `close` (called by `instrument::shutdown`) waits for queued spans to be sent.
 pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -130,8 +131,7 @@ impl OtlpExporter {
 
     /// Adds this exporter to `dispatcher` as both a span handler and an event handler.
     pub fn register(&self, dispatcher: &Dispatcher) {
-        dispatcher.add_span_handler(self.clone());
-        dispatcher.add_event_handler(self.clone());
+        self.register_both(dispatcher);
     }
 
     /// How many spans were lost: the queue was full, the exporter was shut down, or their batch
@@ -284,23 +284,6 @@ impl std::fmt::Debug for OtlpExporter {
             .field("dropped_spans", &self.dropped_spans())
             .finish_non_exhaustive()
     }
-}
-
-/// Reads the arguments while they can still be read, at span start.
-#[inline]
-fn capture_args(args: &[Arg<'_>]) -> Args {
-    if args.is_empty() {
-        None
-    } else {
-        Some(Box::new(capture_nonempty(args)))
-    }
-}
-
-#[cold]
-fn capture_nonempty(args: &[Arg<'_>]) -> Map<String, serde_json::Value> {
-    args.iter()
-        .map(|arg| (arg.name().to_owned(), arg.to_json()))
-        .collect()
 }
 
 /// The trace the context carries, read only where it can matter: for roots (a context made by

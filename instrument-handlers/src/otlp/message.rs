@@ -8,10 +8,7 @@ use instrument_core::{SpanEnd, SpanId, Tags, Timestamp};
 use serde_json::{Map, Value};
 
 use super::events::EventAttrs;
-
-/// A span's captured arguments as a JSON object (redacted ones stay `"[REDACTED]"`), `None` when it
-/// has none.
-pub(crate) type Args = Option<Box<Map<String, Value>>>;
+use crate::capture::Args;
 
 /// What recording threads (and the exporter's own methods) send to the exporter's thread.
 pub(crate) enum Message {

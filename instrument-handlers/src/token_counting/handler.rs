@@ -1,7 +1,6 @@
 //! `TokenCountingHandler`: counts the tokens of LLM and embedding calls, from callbacks and from
 //! instrumentation events.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -16,16 +15,15 @@ use super::event::TokenCountingEvent;
 use super::payload;
 use super::tokenizer::Tokenizer;
 use super::usage::{Usage, usage_from};
+use crate::bounded::Bounded;
 
 /// The name this handler gives in a [`CallbackError`].
 const NAME: &str = "TokenCountingHandler";
 
 #[derive(Debug)]
 struct State {
-    llm: VecDeque<TokenCountingEvent>,
-    embedding: VecDeque<TokenCountingEvent>,
-    capacity: usize,
-    evicted: u64,
+    llm: Bounded<TokenCountingEvent>,
+    embedding: Bounded<TokenCountingEvent>,
     prompt: u64,
     completion: u64,
     embedding_total: u64,
@@ -34,30 +32,11 @@ struct State {
 impl State {
     fn new(capacity: usize) -> Self {
         Self {
-            llm: VecDeque::new(),
-            embedding: VecDeque::new(),
-            capacity,
-            evicted: 0,
+            llm: Bounded::new(capacity),
+            embedding: Bounded::new(capacity),
             prompt: 0,
             completion: 0,
             embedding_total: 0,
-        }
-    }
-
-    fn keep(
-        &mut self,
-        list: fn(&mut Self) -> &mut VecDeque<TokenCountingEvent>,
-        event: TokenCountingEvent,
-    ) {
-        let capacity = self.capacity;
-        let kept = list(self);
-        let evict = kept.len() == capacity;
-        if evict {
-            kept.pop_front();
-        }
-        kept.push_back(event);
-        if evict {
-            self.evicted += 1;
         }
     }
 }
@@ -163,7 +142,7 @@ impl TokenCountingHandler {
         Self {
             tokenizer: Tokenizer::default(),
             budget: None,
-            state: Arc::new(Mutex::new(State::new(capacity.max(1)))),
+            state: Arc::new(Mutex::new(State::new(capacity))),
         }
     }
 
@@ -196,13 +175,13 @@ impl TokenCountingHandler {
     /// The LLM calls counted, oldest first (at most [`capacity`](Self::capacity)).
     #[must_use]
     pub fn llm_token_counts(&self) -> Vec<TokenCountingEvent> {
-        self.lock().llm.iter().cloned().collect()
+        self.lock().llm.to_vec()
     }
 
     /// The embedded chunks counted, oldest first (at most [`capacity`](Self::capacity)).
     #[must_use]
     pub fn embedding_token_counts(&self) -> Vec<TokenCountingEvent> {
-        self.lock().embedding.iter().cloned().collect()
+        self.lock().embedding.to_vec()
     }
 
     /// Prompt tokens of all LLM calls since the last reset.
@@ -243,14 +222,15 @@ impl TokenCountingHandler {
     /// How many events each list keeps at most.
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.lock().capacity
+        self.lock().llm.capacity()
     }
 
     /// How many events were evicted from the lists to stay within the capacity (the totals still
     /// count them), since the handler was made.
     #[must_use]
     pub fn evicted(&self) -> u64 {
-        self.lock().evicted
+        let state = self.lock();
+        state.llm.evicted() + state.embedding.evicted()
     }
 
     /// Whether the LLM tokens counted are within the budget; always `Ok` without one.
@@ -297,7 +277,7 @@ impl TokenCountingHandler {
         let mut state = self.lock();
         state.prompt += prompt_token_count;
         state.completion += completion_token_count;
-        state.keep(|s| &mut s.llm, event);
+        state.llm.push(event);
         state.prompt + state.completion
     }
 
@@ -320,7 +300,7 @@ impl TokenCountingHandler {
         let mut state = self.lock();
         for event in events {
             state.embedding_total += event.total_token_count;
-            state.keep(|s| &mut s.embedding, event);
+            state.embedding.push(event);
         }
     }
 

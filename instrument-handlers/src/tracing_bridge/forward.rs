@@ -9,10 +9,11 @@ use instrument_core::{
     Arg, Dispatcher, DropReason, EventEnvelope, EventHandler, SpanEnd, SpanHandler, SpanId,
     SpanStart,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tracing::field::Empty;
 
 use super::loop_guard::{self, FORWARD_TARGET};
+use crate::capture;
 
 /// How many open spans a [`TracingForwarder`] remembers as parents unless told otherwise.
 pub const DEFAULT_OPEN_CAPACITY: usize = 4096;
@@ -218,12 +219,7 @@ struct ArgsJson<'a>(&'a [Arg<'a>]);
 
 impl fmt::Display for ArgsJson<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let args: Map<String, Value> = self
-            .0
-            .iter()
-            .map(|arg| (arg.name().to_owned(), arg.to_json()))
-            .collect();
-        Value::Object(args).fmt(f)
+        Value::Object(capture::args_map(self.0)).fmt(f)
     }
 }
 
