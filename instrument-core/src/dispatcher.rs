@@ -28,7 +28,8 @@ pub struct Chain {
 }
 
 impl Chain {
-    fn is_empty(&self) -> bool {
+    /// Whether no span or event handler is reachable.
+    pub(crate) fn is_empty(&self) -> bool {
         self.span.is_empty() && self.event.is_empty()
     }
 

@@ -38,12 +38,11 @@ pub enum SpanError {
 #[must_use = "the span ends when the guard is dropped"]
 pub struct SpanGuard {
     state: Option<BoxedState>,
-    id: Option<SpanId>,
 }
 
 impl fmt::Debug for SpanGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpanGuard").field("id", &self.id).finish()
+        f.debug_struct("SpanGuard").field("id", &self.id()).finish()
     }
 }
 
@@ -51,7 +50,7 @@ impl SpanGuard {
     /// The span's id; `None` when nothing records (no handler, or inside a handler).
     #[must_use]
     pub fn id(&self) -> Option<SpanId> {
-        self.id
+        self.state.as_ref().map(|state| state.id())
     }
 
     /// Runs `f` with this span current, so spans and events inside are its children and
@@ -111,25 +110,17 @@ impl Dispatcher {
     /// Opens a span called `name` as a child of the current span, with `args`; see [`SpanGuard`].
     pub fn enter_span(&'static self, name: &'static str, args: &[Arg<'_>]) -> SpanGuard {
         let chain = self.chain();
-        if chain.span.is_empty() && chain.event.is_empty() {
-            return SpanGuard {
-                state: None,
-                id: None,
-            };
-        }
-        match SpanState::start(chain, name, self.name(), None, args) {
-            Some(state) => {
+        let state = if chain.is_empty() {
+            None
+        } else {
+            SpanState::start(chain, name, self.name(), None, args)
+        };
+        SpanGuard {
+            state: state.map(|state| {
                 let mut state = Box::pin(state);
                 state.as_mut().register();
-                SpanGuard {
-                    id: Some(state.id()),
-                    state: Some(state),
-                }
-            }
-            None => SpanGuard {
-                state: None,
-                id: None,
-            },
+                state
+            }),
         }
     }
 
