@@ -11,10 +11,14 @@
 //! Run it with `cargo run --example rag_pipeline`. To use a real model, implement `rag::llm::Llm`
 //! for your client and build the pipeline with `RagPipeline::build(config, your_llm)`.
 //!
-//! With `INSTRUMENT_OTLP_ENDPOINT=http://127.0.0.1:6006` (and optionally
-//! `INSTRUMENT_OTLP_PROJECT=name`) it also exports every span over OTLP/HTTP with OpenInference
-//! attributes, to Arize Phoenix or an OpenTelemetry collector: `bash scripts/phoenix-e2e.sh` does
-//! this against a local Phoenix and checks what it shows.
+//! When the environment names an OTLP backend it also exports every span over OTLP/HTTP with
+//! OpenInference attributes: `OTEL_EXPORTER_OTLP_ENDPOINT` (and the other `OTEL_*` variables) for
+//! any collector, or a backend's own variables (`PHOENIX_COLLECTOR_ENDPOINT`,
+//! `LANGFUSE_PUBLIC_KEY`/`LANGFUSE_SECRET_KEY`, `WANDB_API_KEY`/`WANDB_ENTITY`/`WANDB_PROJECT`,
+//! `MLFLOW_TRACKING_URI`/`MLFLOW_EXPERIMENT_ID`); see `OtlpConfig::detect`. `scripts/phoenix-e2e.sh`
+//! and `scripts/mlflow-e2e.sh` check this against a real Phoenix and a real MLflow. With
+//! `INSTRUMENT_JSONL=path` it writes every span as JSON Lines too (`scripts/aim-e2e.sh` loads that
+//! into Aim).
 
 mod rag;
 
@@ -22,6 +26,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use instrument::callbacks::CBEventType;
+use instrument::handlers::export::otlp::OtlpConfig;
 use rag::observe::Observers;
 use rag::pipeline::Config;
 use rag::{DISPATCHER, RagPipeline};
@@ -37,19 +42,35 @@ async fn main() {
     // Handlers are registered once, at start-up, on the pipeline's dispatcher: every step's
     // dispatcher sits under it.
     let observers = Observers::install(instrument::get_dispatcher(DISPATCHER));
-    let otlp = std::env::var("INSTRUMENT_OTLP_ENDPOINT")
-        .ok()
-        .map(|endpoint| {
-            let project =
-                std::env::var("INSTRUMENT_OTLP_PROJECT").unwrap_or_else(|_| "default".into());
-            let exporter = instrument::handlers::otlp::OtlpExporter::builder(&endpoint)
-                .service_name("rag_pipeline")
-                .project_name(project)
-                .build()
-                .expect("a valid OTLP endpoint");
+    // Spans go over OTLP whenever the environment names a backend: `OTEL_EXPORTER_OTLP_ENDPOINT`,
+    // or a preset's own variables (Phoenix, Langfuse, W&B Weave, MLflow).
+    let otlp = match OtlpConfig::detect() {
+        Ok(Some(mut config)) => {
+            if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+                config = config.service_name("rag_pipeline");
+            }
+            let exporter = config.build().unwrap_or_else(|error| {
+                eprintln!("cannot export: {error}");
+                std::process::exit(2)
+            });
             exporter.register(instrument::get_dispatcher(DISPATCHER));
-            exporter
-        });
+            println!("exporting spans over OTLP to {}\n", exporter.url());
+            Some(exporter)
+        }
+        Ok(None) => None,
+        Err(error) => {
+            eprintln!("cannot export: {error}");
+            std::process::exit(2)
+        }
+    };
+    // With `INSTRUMENT_JSONL=path`, every span is also written as one JSON line (what
+    // `scripts/aim/import_jsonl.py` loads into Aim).
+    let jsonl = std::env::var_os("INSTRUMENT_JSONL").map(|path| {
+        let exporter =
+            instrument::handlers::export::JsonlExporter::create(&path).expect("a writable path");
+        exporter.register(instrument::get_dispatcher(DISPATCHER));
+        (exporter, path)
+    });
 
     println!("RAG pipeline, offline: bundled documents, hashed embeddings, a local stand-in LLM\n");
     let pipeline = RagPipeline::local(Config::default(), Duration::from_millis(3)).await;
@@ -145,6 +166,16 @@ async fn main() {
             .filter_map(|message| message["role"].as_str())
             .collect();
         println!("  {{\"messages\": [{}]}}", roles.join(", "));
+    }
+
+    if let Some((jsonl, path)) = jsonl {
+        let flushed = jsonl.flush();
+        println!(
+            "\njsonl: wrote {} spans to {}{}",
+            jsonl.written(),
+            std::path::Path::new(&path).display(),
+            flushed.err().map(|e| format!(" ({e})")).unwrap_or_default()
+        );
     }
 
     if let Some(otlp) = otlp {

@@ -50,7 +50,7 @@ echo "   ready"
 
 echo "== running the RAG demo with the OTLP exporter"
 cd "$REPO"
-INSTRUMENT_OTLP_ENDPOINT="$BASE" INSTRUMENT_OTLP_PROJECT="$PROJECT" \
+PHOENIX_COLLECTOR_ENDPOINT="$BASE" PHOENIX_PROJECT_NAME="$PROJECT" \
     cargo run --quiet --example rag_pipeline >"$WORKDIR/demo.log"
 grep -E "^(Q:|A:)|otlp" "$WORKDIR/demo.log" || true
 

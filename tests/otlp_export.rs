@@ -2,168 +2,22 @@
 //! and OpenInference attributes; a backend that is down costs retries and counted drops, never the
 //! traced code's time; shutdown flushes within its timeout.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use instrument::events::{
     EmbeddingEndEvent, EmbeddingStartEvent, LLMChatEndEvent, LLMChatStartEvent, RetrievalEndEvent,
     RetrievalStartEvent,
 };
-use instrument::handlers::otlp::proto::{
-    ExportTraceServiceRequest, KeyValue, Message, Span, any_value, status,
-};
-use instrument::handlers::otlp::{OtlpError, OtlpExporter};
+use instrument::handlers::export::otlp::proto::{KeyValue, Span, any_value, status};
+use instrument::handlers::export::otlp::{Compression, OtlpError, OtlpExporter};
 use instrument::llm::{ChatMessage, ChatResponse, NodeWithScore, QueryType, TextNode};
 use instrument::{Arg, Tags, current_span, get_dispatcher, instrument_tags};
 use serde_json::{Map, Value, json};
 
-/// What the receiver answers.
-#[derive(Clone, Copy)]
-enum Answer {
-    /// `503` to the first `n` requests, `200` after.
-    FailFirst(usize),
-    /// Reads the request and never answers (until the receiver is dropped).
-    Hang,
-}
-
-/// One request as received.
-struct Received {
-    path: String,
-    content_type: String,
-    request: ExportTraceServiceRequest,
-}
-
-/// An OTLP/HTTP receiver on 127.0.0.1, on its own thread; it stops when dropped.
-struct Receiver {
-    address: SocketAddr,
-    received: Arc<Mutex<Vec<Received>>>,
-    hits: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Receiver {
-    fn start(answer: Answer) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let hits = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (received, hits, stop) = (received.clone(), hits.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::Acquire) {
-                        return;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    let hit = hits.fetch_add(1, Ordering::AcqRel);
-                    serve(stream, answer, hit, &received, &stop);
-                }
-            })
-        };
-        Self {
-            address,
-            received,
-            hits,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.address)
-    }
-
-    fn hits(&self) -> usize {
-        self.hits.load(Ordering::Acquire)
-    }
-
-    fn take(&self) -> Vec<Received> {
-        std::mem::take(&mut *self.received.lock().unwrap())
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        // Wake the accept loop.
-        let _ = TcpStream::connect(self.address);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn serve(
-    stream: TcpStream,
-    answer: Answer,
-    hit: usize,
-    received: &Mutex<Vec<Received>>,
-    stop: &AtomicBool,
-) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return; // the wake-up connection
-    }
-    let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
-    let (mut length, mut content_type) = (0, String::new());
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':').unwrap();
-        match name.to_ascii_lowercase().as_str() {
-            "content-length" => length = value.trim().parse().unwrap(),
-            "content-type" => content_type = value.trim().to_owned(),
-            _ => {}
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
-    let mut stream = reader.into_inner();
-    let status = match answer {
-        Answer::Hang => {
-            while !stop.load(Ordering::Acquire) {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            return;
-        }
-        Answer::FailFirst(n) if hit < n => "503 Service Unavailable",
-        Answer::FailFirst(_) => "200 OK",
-    };
-    if status.starts_with("200") {
-        received.lock().unwrap().push(Received {
-            path,
-            content_type,
-            request: ExportTraceServiceRequest::decode(body.as_slice()).unwrap(),
-        });
-    }
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n"
-    );
-}
-
-fn spans(received: &[Received]) -> Vec<Span> {
-    received
-        .iter()
-        .flat_map(|r| &r.request.resource_spans)
-        .flat_map(|r| &r.scope_spans)
-        .flat_map(|s| s.spans.iter().cloned())
-        .collect()
-}
+#[path = "support/otlp_receiver.rs"]
+mod otlp_receiver;
+use otlp_receiver::{Answer, Receiver, Tls, spans};
 
 fn by_name<'a>(spans: &'a [Span], name: &str) -> &'a Span {
     let found: Vec<_> = spans.iter().filter(|s| s.name == name).collect();
@@ -209,7 +63,7 @@ fn map(value: Value) -> Map<String, Value> {
 
 #[test]
 fn a_tree_is_one_trace_with_links_times_and_errors() {
-    let receiver = Receiver::start(Answer::FailFirst(0));
+    let receiver = Receiver::start(Answer::OK);
     let dispatcher =
         get_dispatcher("tests::otlp_export::a_tree_is_one_trace_with_links_times_and_errors");
     let exporter = OtlpExporter::builder(receiver.url())
@@ -245,7 +99,7 @@ fn a_tree_is_one_trace_with_links_times_and_errors() {
     assert!(
         received
             .iter()
-            .all(|r| r.content_type == "application/x-protobuf")
+            .all(|r| r.header("content-type") == Some("application/x-protobuf"))
     );
     let resource = received[0].request.resource_spans[0]
         .resource
@@ -330,7 +184,7 @@ fn a_tree_is_one_trace_with_links_times_and_errors() {
 
 #[test]
 fn a_pipeline_gets_openinference_attributes() {
-    let receiver = Receiver::start(Answer::FailFirst(0));
+    let receiver = Receiver::start(Answer::OK);
     let dispatcher = get_dispatcher("tests::otlp_export::a_pipeline_gets_openinference_attributes");
     let exporter = OtlpExporter::new(receiver.url()).unwrap();
     exporter.register(dispatcher);
@@ -481,11 +335,14 @@ fn a_pipeline_gets_openinference_attributes() {
 
 #[test]
 fn failed_requests_are_retried() {
-    let receiver = Receiver::start(Answer::FailFirst(2));
+    let receiver = Receiver::start(Answer::fail_first(2));
     let dispatcher = get_dispatcher("tests::otlp_export::failed_requests_are_retried");
     let exporter = OtlpExporter::builder(receiver.url())
-        .backoff(Duration::from_millis(10), Duration::from_millis(40))
-        .max_attempts(5)
+        .retry(
+            Duration::from_millis(10),
+            Duration::from_millis(40),
+            Duration::from_secs(5),
+        )
         .build()
         .unwrap();
     exporter.register(dispatcher);
@@ -511,15 +368,18 @@ fn record_spans(dispatcher: &'static instrument::Dispatcher, n: usize) -> Durati
 
 #[test]
 fn an_unavailable_backend_costs_counted_drops_not_time() {
-    let receiver = Receiver::start(Answer::FailFirst(usize::MAX));
+    let receiver = Receiver::start(Answer::fail_first(usize::MAX));
     let dispatcher =
         get_dispatcher("tests::otlp_export::an_unavailable_backend_costs_counted_drops_not_time");
     let exporter = OtlpExporter::builder(receiver.url())
         .queue_capacity(16)
         .max_batch_size(4)
         .max_delay(Duration::from_millis(1))
-        .max_attempts(3)
-        .backoff(Duration::from_millis(100), Duration::from_millis(200))
+        .retry(
+            Duration::from_millis(100),
+            Duration::from_millis(200),
+            Duration::from_millis(400),
+        )
         .build()
         .unwrap();
     exporter.register(dispatcher);
@@ -563,8 +423,11 @@ fn a_refused_connection_costs_counted_drops_not_time() {
         .queue_capacity(16)
         .max_batch_size(4)
         .max_delay(Duration::from_millis(1))
-        .max_attempts(3)
-        .backoff(Duration::from_millis(20), Duration::from_millis(40))
+        .retry(
+            Duration::from_millis(20),
+            Duration::from_millis(40),
+            Duration::from_millis(100),
+        )
         .build()
         .unwrap();
     exporter.register(dispatcher);
@@ -582,7 +445,7 @@ fn a_refused_connection_costs_counted_drops_not_time() {
 
 #[test]
 fn shutdown_flushes_within_its_timeout() {
-    let receiver = Receiver::start(Answer::FailFirst(0));
+    let receiver = Receiver::start(Answer::OK);
     let dispatcher = get_dispatcher("tests::otlp_export::shutdown_flushes_within_its_timeout");
     let exporter = OtlpExporter::builder(receiver.url())
         .max_delay(Duration::from_secs(600))
@@ -635,7 +498,7 @@ fn shutdown_gives_up_at_its_timeout() {
 fn bad_endpoints_are_refused() {
     for bad in [
         "localhost:6006",
-        "https://phoenix.example",
+        "ftp://phoenix.example",
         "http://host:99999",
     ] {
         assert!(
@@ -646,4 +509,206 @@ fn bad_endpoints_are_refused() {
     let exporter = OtlpExporter::new("http://127.0.0.1:6006/").unwrap();
     assert_eq!(exporter.url(), "http://127.0.0.1:6006/v1/traces");
     exporter.shutdown(Duration::from_secs(1)).unwrap();
+}
+
+#[test]
+fn https_with_a_custom_ca_and_gzip_bodies() {
+    let tls = Tls::self_signed("https_with_a_custom_ca");
+    let receiver = Receiver::start_tls(Answer::OK, &tls);
+    let dispatcher = get_dispatcher("tests::otlp_export::https_with_a_custom_ca_and_gzip_bodies");
+    let exporter = OtlpExporter::builder(receiver.url_with_host())
+        .ca_certificate(&tls.ca_file)
+        .compression(Compression::Gzip)
+        .max_batch_size(2)
+        .build()
+        .unwrap();
+    exporter.register(dispatcher);
+
+    for question in ["a", "b", "c", "d", "e"] {
+        dispatcher.in_span("query", || {
+            dispatcher.in_span("retrieve", || std::hint::black_box(question))
+        });
+    }
+    exporter.shutdown(Duration::from_secs(5)).unwrap();
+
+    let received = receiver.take();
+    assert!(received.len() >= 5, "10 spans in batches of 2");
+    assert!(received.iter().all(|r| r.gzipped));
+    assert!(received.iter().all(|r| r.path == "/v1/traces"));
+    let spans = spans(&received);
+    assert_eq!(spans.len(), 10);
+    assert_eq!(spans.iter().filter(|s| s.name == "query").count(), 5);
+    assert_eq!(exporter.exported_spans(), 10);
+    // Batches travel on kept-alive connections rather than one connection each.
+    assert!(
+        receiver.connections() < received.len(),
+        "{} connections for {} requests",
+        receiver.connections(),
+        received.len()
+    );
+}
+
+#[test]
+fn an_untrusted_certificate_is_a_counted_error_and_the_program_goes_on() {
+    let tls = Tls::self_signed("untrusted_server");
+    let other = Tls::self_signed("untrusted_other_ca");
+    let receiver = Receiver::start_tls(Answer::OK, &tls);
+    // Trusting another CA, or only Mozilla's roots, cannot verify the self-signed server.
+    for (name, exporter) in [
+        (
+            "tests::otlp_export::untrusted::other_ca",
+            OtlpExporter::builder(receiver.url_with_host()).ca_certificate(&other.ca_file),
+        ),
+        (
+            "tests::otlp_export::untrusted::webpki_roots",
+            OtlpExporter::builder(receiver.url_with_host()),
+        ),
+    ] {
+        let dispatcher = get_dispatcher(name);
+        let exporter = exporter
+            .retry(
+                Duration::from_millis(10),
+                Duration::from_millis(10),
+                Duration::from_secs(30),
+            )
+            .build()
+            .unwrap();
+        exporter.register(dispatcher);
+        let value = dispatcher.in_span("work", || 42);
+        assert_eq!(value, 42);
+        let result = exporter.shutdown(Duration::from_secs(5));
+        let Err(OtlpError::Export(message)) = result else {
+            panic!("{result:?}")
+        };
+        assert!(
+            message.contains("certificate") || message.contains("Certificate"),
+            "{message}"
+        );
+        assert_eq!(exporter.dropped_spans(), 1);
+        assert_eq!(exporter.exported_spans(), 0);
+    }
+    // One handshake each, refused, and no retry for the 30 s allowed: a certificate that is not
+    // trusted will not become trusted.
+    assert_eq!(receiver.hits(), 0);
+    let waited = Instant::now();
+    while receiver.refused_handshakes() < 2 && waited.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(receiver.refused_handshakes(), 2);
+}
+
+#[test]
+fn a_missing_or_empty_ca_file_is_refused_when_built() {
+    let missing = std::env::temp_dir().join("instrument-no-such-ca.pem");
+    let result = OtlpExporter::builder("https://127.0.0.1:1")
+        .ca_certificate(&missing)
+        .build();
+    let Err(OtlpError::Endpoint { reason, .. }) = result else {
+        panic!("{result:?}")
+    };
+    assert!(reason.contains("instrument-no-such-ca.pem"), "{reason}");
+
+    let empty =
+        std::env::temp_dir().join(format!("instrument-empty-ca-{}.pem", std::process::id()));
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let result = OtlpExporter::builder("https://127.0.0.1:1")
+        .ca_certificate(&empty)
+        .build();
+    std::fs::remove_file(&empty).ok();
+    assert!(
+        matches!(&result, Err(OtlpError::Endpoint { reason, .. }) if reason.contains("no PEM certificate")),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let receiver = Receiver::start(Answer::FailFirst {
+        n: 1,
+        status: 429,
+        retry_after: Some("1"),
+    });
+    let dispatcher = get_dispatcher("tests::otlp_export::retry_after_is_honoured");
+    let exporter = OtlpExporter::builder(receiver.url())
+        .retry(
+            Duration::from_millis(10),
+            Duration::from_millis(10),
+            Duration::from_secs(10),
+        )
+        .build()
+        .unwrap();
+    exporter.register(dispatcher);
+    dispatcher.in_span("work", || ());
+    exporter.shutdown(Duration::from_secs(5)).unwrap();
+
+    let received = receiver.take();
+    assert_eq!(received.len(), 2, "a 429, then the retry");
+    let waited = received[1].at - received[0].at;
+    assert!(
+        waited >= Duration::from_millis(950),
+        "retried after {waited:?}"
+    );
+    assert_eq!(exporter.exported_spans(), 1);
+}
+
+#[test]
+fn other_client_errors_are_not_retried() {
+    let receiver = Receiver::start(Answer::FailFirst {
+        n: usize::MAX,
+        status: 400,
+        retry_after: None,
+    });
+    let dispatcher = get_dispatcher("tests::otlp_export::other_client_errors_are_not_retried");
+    let exporter = OtlpExporter::builder(receiver.url())
+        .retry(
+            Duration::from_millis(10),
+            Duration::from_millis(10),
+            Duration::from_secs(10),
+        )
+        .build()
+        .unwrap();
+    exporter.register(dispatcher);
+    dispatcher.in_span("work", || ());
+    let result = exporter.shutdown(Duration::from_secs(5));
+    assert!(
+        matches!(&result, Err(OtlpError::Export(message)) if message.contains("400")),
+        "{result:?}"
+    );
+    assert_eq!(receiver.hits(), 1);
+    assert_eq!(exporter.dropped_spans(), 1);
+}
+
+#[test]
+fn a_backend_busy_for_a_while_loses_nothing_that_fits_in_the_queue() {
+    // 503 to the first 6 requests: with waits of 100 ms, then 150, 225, ... that is a backend
+    // unavailable for well over a second.
+    let receiver = Receiver::start(Answer::fail_first(6));
+    let dispatcher = get_dispatcher(
+        "tests::otlp_export::a_backend_busy_for_a_while_loses_nothing_that_fits_in_the_queue",
+    );
+    let exporter = OtlpExporter::builder(receiver.url())
+        .max_batch_size(64)
+        .max_delay(Duration::from_millis(5))
+        .retry(
+            Duration::from_millis(100),
+            Duration::from_millis(400),
+            Duration::from_secs(20),
+        )
+        .build()
+        .unwrap();
+    exporter.register(dispatcher);
+    let began = Instant::now();
+    // 1,000 spans (2,000 messages) fit in the default queue of 8,192.
+    record_spans(dispatcher, 1_000);
+    exporter.shutdown(Duration::from_secs(20)).unwrap();
+    let received = receiver.take();
+    assert!(
+        received[6].at - received[0].at >= Duration::from_secs(1),
+        "busy for {:?}",
+        received[6].at - received[0].at
+    );
+    assert!(began.elapsed() >= Duration::from_secs(1));
+    assert_eq!(spans(&received).len(), 1_000);
+    assert_eq!(exporter.exported_spans(), 1_000);
+    assert_eq!(exporter.dropped_spans(), 0);
 }

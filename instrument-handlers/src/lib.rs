@@ -18,7 +18,7 @@
 //! - `tracing_bridge` (feature `tracing`) joins the `tracing` crate both ways: `InstrumentLayer`
 //!   turns other crates' `tracing` spans and events into instrument ones, and `TracingForwarder`
 //!   sends instrument spans and events on to `tracing` subscribers.
-//! - `otlp` (feature `otlp`) sends spans to Arize Phoenix or an OpenTelemetry collector as
+//! - `export::otlp` (feature `otlp`) sends spans to Arize Phoenix or an OpenTelemetry collector as
 //!   OTLP/HTTP protobuf with OpenInference attributes: `OtlpExporter`, batched on a background
 //!   thread with a bounded queue and retries.
 //!
@@ -40,8 +40,6 @@ mod chunk_queue;
 mod debug;
 pub mod export;
 mod finetuning;
-#[cfg(feature = "otlp")]
-pub mod otlp;
 mod register;
 mod simple;
 mod thread_buffer;

@@ -13,6 +13,8 @@ mod error;
 mod jsonl;
 mod jsonl_format;
 mod jsonl_writer;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 mod record;
 mod thread_id;
 

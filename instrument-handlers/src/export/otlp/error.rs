@@ -2,16 +2,26 @@
 
 use std::time::Duration;
 
-/// An error of [`crate::otlp::OtlpExporter`]'s own methods. Errors while exporting never reach the
+/// An error of [`crate::export::otlp::OtlpExporter`]'s own methods. Errors while exporting never reach the
 /// traced code: failed batches are retried, then dropped and counted.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OtlpError {
-    /// The endpoint or a header cannot be used.
+    /// The endpoint, a header or a certificate file cannot be used.
     #[error("bad OTLP endpoint {endpoint:?}: {reason}")]
     Endpoint {
         /// The endpoint as given.
         endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An `OTEL_*` environment variable holds a value that cannot be used.
+    #[error("{variable}={value:?} cannot be used: {reason}")]
+    Env {
+        /// The variable.
+        variable: String,
+        /// Its value.
+        value: String,
         /// What is wrong with it.
         reason: String,
     },

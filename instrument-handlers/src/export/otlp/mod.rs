@@ -30,19 +30,28 @@
 //!   `metadata` is what was recorded into it, as JSON; `tag.tags` lists its tags as `key=value`, and
 //!   the tags `session_id`/`session.id` and `user_id`/`user.id` become `session.id` and `user.id`.
 //!
+//! # Transport
+//!
+//! `ureq` with rustls on the exporter's own thread: `http://` and `https://` (Mozilla's roots, or
+//! only the CA certificates of [`OtlpConfig::ca_certificate`]; mutual TLS with
+//! [`OtlpConfig::client_certificate`]), kept-alive connections between batches, proxies from
+//! `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and `NO_PROXY`, optional gzip bodies
+//! ([`Compression::Gzip`]). Failed batches are retried as the OpenTelemetry SDKs do: only
+//! transport errors and `429`/`502`/`503`/`504`, with exponential backoff and jitter, the server's
+//! `Retry-After` honoured, until [`DEFAULT_MAX_ELAPSED`] (or [`OtlpConfig::retry`]'s) has passed;
+//! any other status and an untrusted certificate fail at once. [`OtlpConfig::from_env`] reads the
+//! standard `OTEL_*` variables.
+//!
 //! # Why these crates
 //!
 //! The messages come from `opentelemetry-proto` (features `gen-tonic-messages` and `trace`, no
-//! tonic) and are encoded with `prost`; the HTTP client is ours (`http.rs`: one `POST` over
-//! `std::net::TcpStream`, plain `http://` only). Measured as scratch crates on this two-core
-//! machine (debug build, clean target): `opentelemetry-proto` + `prost` built 43 crates in 7.4 s;
+//! tonic) and are encoded with `prost`. Measured as scratch crates on this two-core machine (debug
+//! build, clean target): `opentelemetry-proto` + `prost` built 43 crates in 7.4 s;
 //! `opentelemetry-otlp` with `http-proto` and its blocking `reqwest` client (plus the
 //! `opentelemetry_sdk` it needs) built 125 crates in 17.3 s, and would bring its own batch
-//! processor and runtime we do not need, since the exporter's thread already batches. `prost`
-//! alone with hand-written messages would build 13 crates in 3.5 s, but the generated messages
-//! keep the field numbers right by construction and let receivers decode with the same types
-//! ([`proto`]). An HTTP client crate (`ureq` without default features) would add TLS options later;
-//! for a local Phoenix or collector plain HTTP is enough.
+//! processor and runtime we do not need, since the exporter's thread already batches. `ureq` is
+//! the small blocking client that fits a background thread; the generated messages keep the field
+//! numbers right by construction and let receivers decode with the same types ([`proto`]).
 //!
 //! # Cost on the traced code
 //!
@@ -54,32 +63,35 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use instrument_handlers::otlp::OtlpExporter;
+//! use instrument_handlers::export::otlp::OtlpExporter;
 //!
 //! let exporter = OtlpExporter::builder("http://127.0.0.1:6006").project_name("rag").build()?;
 //! exporter.register(instrument_core::get_dispatcher("my_app"));
 //! // ... traced work ...
 //! exporter.shutdown(Duration::from_secs(5))?;
-//! # Ok::<(), instrument_handlers::otlp::OtlpError>(())
+//! # Ok::<(), instrument_handlers::export::otlp::OtlpError>(())
 //! ```
 
 mod config;
 mod encode;
+mod env;
 mod error;
 mod events;
 mod exporter;
-mod http;
 mod message;
 mod openinference;
+mod presets;
 pub mod proto;
 mod retry;
 mod trace_ids;
+mod transport;
 mod worker;
 
 pub use config::{
-    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_BATCH_SIZE,
-    DEFAULT_MAX_DELAY, DEFAULT_PROJECT_NAME, DEFAULT_QUEUE_CAPACITY, DEFAULT_SERVICE_NAME,
-    DEFAULT_TIMEOUT, OtlpConfig,
+    Compression, DEFAULT_ENDPOINT, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF,
+    DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_DELAY, DEFAULT_MAX_ELAPSED, DEFAULT_PROJECT_NAME,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_SERVICE_NAME, DEFAULT_TIMEOUT, OtlpConfig,
 };
 pub use error::OtlpError;
 pub use exporter::{DEFAULT_CLOSE_TIMEOUT, OtlpExporter};
+pub use presets::{LANGFUSE_CLOUD, PHOENIX_CLOUD, WEAVE_CLOUD};

@@ -15,9 +15,9 @@ use super::config::OtlpConfig;
 use super::encode;
 use super::error::OtlpError;
 use super::events::event_attrs;
-use super::http::{self, Endpoint};
 use super::message::{EndRecord, Message};
 use super::retry::Sending;
+use super::transport::{Transport, TransportConfig};
 use super::worker::{Shared, Worker};
 use crate::capture::{Args, capture_args};
 use crate::register::SpanAndEventHandler;
@@ -44,7 +44,7 @@ pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use instrument_handlers::otlp::OtlpExporter;
+/// use instrument_handlers::export::otlp::OtlpExporter;
 ///
 /// // Phoenix listens for OTLP/HTTP on port 6006.
 /// let exporter = OtlpExporter::builder("http://127.0.0.1:6006")
@@ -57,7 +57,7 @@ pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// dispatcher.in_span("query", || dispatcher.in_span("retrieve", || ()));
 /// exporter.shutdown(Duration::from_secs(5))?;
 /// assert_eq!(exporter.exported_spans(), 2);
-/// # Ok::<(), instrument_handlers::otlp::OtlpError>(())
+/// # Ok::<(), instrument_handlers::export::otlp::OtlpError>(())
 /// ```
 #[derive(Clone)]
 pub struct OtlpExporter(Arc<Inner>);
@@ -78,37 +78,55 @@ impl OtlpExporter {
     ///
     /// # Errors
     /// As [`OtlpConfig::build`].
-    pub fn new(endpoint: impl Into<String>) -> Result<Self, OtlpError> {
+    pub fn new(endpoint: impl AsRef<str>) -> Result<Self, OtlpError> {
         OtlpConfig::new(endpoint).build()
     }
 
     /// Settings to adjust before [`OtlpConfig::build`] starts the exporter.
     #[must_use]
-    pub fn builder(endpoint: impl Into<String>) -> OtlpConfig {
+    pub fn builder(endpoint: impl AsRef<str>) -> OtlpConfig {
         OtlpConfig::new(endpoint)
     }
 
-    pub(crate) fn start(config: OtlpConfig) -> Result<Self, OtlpError> {
-        let bad = |reason: String| OtlpError::Endpoint {
-            endpoint: config.endpoint.clone(),
-            reason,
-        };
-        let endpoint = Endpoint::parse(&config.endpoint).map_err(bad)?;
-        for (name, value) in &config.headers {
-            http::check_header(name, value).map_err(bad)?;
+    /// An exporter configured by the `OTEL_*` environment variables ([`OtlpConfig::from_env`]), or
+    /// `None` when `OTEL_SDK_DISABLED=true`.
+    ///
+    /// # Errors
+    /// As [`OtlpConfig::from_env`] and [`OtlpConfig::build`].
+    pub fn from_env() -> Result<Option<Self>, OtlpError> {
+        let config = OtlpConfig::from_env()?;
+        if config.is_disabled() {
+            return Ok(None);
         }
-        let url = endpoint.url();
+        config.build().map(Some)
+    }
+
+    pub(crate) fn start(config: OtlpConfig) -> Result<Self, OtlpError> {
+        let transport = Transport::new(&TransportConfig {
+            url: &config.url,
+            headers: &config.headers,
+            compression: config.compression,
+            timeout: config.timeout,
+            ca_file: config.ca_file.as_deref(),
+            client_cert: config
+                .client_cert
+                .as_ref()
+                .map(|(cert, key)| (cert.as_path(), key.as_path())),
+        })
+        .map_err(|reason| OtlpError::Endpoint {
+            endpoint: config.url.clone(),
+            reason,
+        })?;
+        let url = transport.url().to_owned();
         let shared = Arc::new(Shared::default());
         let worker = Worker::new(
             Sending {
-                endpoint,
-                headers: config.headers,
-                max_attempts: config.max_attempts,
+                transport,
                 initial_backoff: config.initial_backoff,
                 max_backoff: config.max_backoff,
-                timeout: config.timeout,
+                max_elapsed: config.max_elapsed,
             },
-            encode::resource(&config.service_name, &config.project_name),
+            encode::resource(&config.service_name, &config.project_name, &config.resource),
             Arc::clone(&shared),
             config.max_batch_size,
             config.max_delay,

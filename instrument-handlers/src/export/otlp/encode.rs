@@ -16,8 +16,13 @@ use super::message::EndRecord;
 use super::openinference::{AttrValue, Attrs, SpanOwn};
 use super::worker::OpenSpan;
 
-/// `service.name`, `openinference.project.name` and the SDK's name, language and version.
-pub(crate) fn resource(service_name: &str, project_name: &str) -> Resource {
+/// `service.name`, `openinference.project.name`, the SDK's name, language and version, then the
+/// configured attributes.
+pub(crate) fn resource(
+    service_name: &str,
+    project_name: &str,
+    extra: &[(String, String)],
+) -> Resource {
     let attributes = [
         ("service.name", service_name),
         ("openinference.project.name", project_name),
@@ -26,6 +31,11 @@ pub(crate) fn resource(service_name: &str, project_name: &str) -> Resource {
         ("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
     ]
     .into_iter()
+    .chain(
+        extra
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str())),
+    )
     .map(|(key, value)| key_value(key.to_owned(), AttrValue::from(value)))
     .collect();
     Resource {

@@ -1,0 +1,132 @@
+//! Sending one batch as the OpenTelemetry SDKs do: retry what is worth retrying with exponential
+//! backoff and jitter, honour `Retry-After`, and give up once a maximum time has elapsed; a
+//! flush's deadline cuts the waits short.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::transport::{PostError, Transport};
+
+/// Each wait is this many times the one before (the Go SDK's `Multiplier`).
+const MULTIPLIER: f64 = 1.5;
+/// Each wait is drawn from ±this share around its nominal value (`RandomizationFactor`).
+const JITTER: f64 = 0.5;
+
+/// How a batch is sent.
+pub(crate) struct Sending {
+    pub(crate) transport: Transport,
+    pub(crate) initial_backoff: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) max_elapsed: Duration,
+}
+
+/// The deadline of the flushes and shutdowns under way, shared by callers and the worker: while one
+/// is pending, waits between tries end at its deadline, and once it has passed, a batch gets one
+/// try and no retry.
+#[derive(Debug)]
+pub(crate) struct Deadline {
+    epoch: Instant,
+    /// Nanoseconds after `epoch`; zero when no flush is pending.
+    at: AtomicU64,
+    pending: AtomicUsize,
+}
+
+impl Default for Deadline {
+    fn default() -> Self {
+        Self {
+            epoch: Instant::now(),
+            at: AtomicU64::new(0),
+            pending: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Deadline {
+    /// A flush that must finish by `deadline` begins.
+    pub(crate) fn begin(&self, deadline: Instant) {
+        let nanos = deadline.saturating_duration_since(self.epoch).as_nanos();
+        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX).max(1);
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        self.at.fetch_max(nanos, Ordering::AcqRel);
+    }
+
+    /// A flush is over (answered, or given up by its caller).
+    pub(crate) fn end(&self) {
+        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.at.store(0, Ordering::Release);
+        }
+    }
+
+    /// The deadline of the pending flushes, if any.
+    pub(crate) fn get(&self) -> Option<Instant> {
+        match self.at.load(Ordering::Acquire) {
+            0 => None,
+            nanos => Some(self.epoch + Duration::from_nanos(nanos)),
+        }
+    }
+}
+
+/// Sends `body`, retrying what is worth retrying. `Err` carries the last failure.
+pub(crate) fn send(sending: &Sending, deadline: &Deadline, body: &[u8]) -> Result<(), String> {
+    let first = Instant::now();
+    let mut interval = sending.initial_backoff;
+    let mut tries = 1;
+    loop {
+        let (error, asked) = match sending.transport.post(body) {
+            Ok(()) => return Ok(()),
+            Err(PostError::Fatal(error)) => return Err(error),
+            Err(PostError::Retry { message, after }) => (message, after),
+        };
+        // The server's wait when it asked for a longer one than ours.
+        let wait = jittered(interval).max(asked.unwrap_or_default());
+        let wake = Instant::now() + wait;
+        if wake.duration_since(first) > sending.max_elapsed {
+            return Err(format!(
+                "{error} (gave up after {tries} tries in {:.1?})",
+                first.elapsed()
+            ));
+        }
+        if deadline.get().is_some_and(|end| end <= wake) {
+            return Err(format!("{error} (no retry: a flush's deadline came first)"));
+        }
+        sleep_until(wake, deadline);
+        tries += 1;
+        interval = interval.mul_f64(MULTIPLIER).min(sending.max_backoff);
+    }
+}
+
+/// `interval` moved by a random share of up to ±`JITTER`, so that many exporters that failed
+/// together do not retry together.
+fn jittered(interval: Duration) -> Duration {
+    // 53 random bits as a fraction in [0, 1).
+    let random = (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64;
+    interval.mul_f64(1.0 - JITTER + 2.0 * JITTER * random)
+}
+
+/// Sleeps until `wake` or the deadline, whichever comes first; a flush wakes the thread to look.
+fn sleep_until(wake: Instant, deadline: &Deadline) {
+    loop {
+        let now = Instant::now();
+        let end = deadline.get().map_or(wake, |d| d.min(wake));
+        if now >= end {
+            return;
+        }
+        std::thread::park_timeout(end - now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_half_the_interval_either_way() {
+        let interval = Duration::from_millis(1000);
+        let waits: Vec<_> = (0..1000).map(|_| jittered(interval)).collect();
+        assert!(waits.iter().all(|w| *w >= Duration::from_millis(500)));
+        assert!(waits.iter().all(|w| *w <= Duration::from_millis(1500)));
+        // Spread, not constant.
+        let (min, max) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+        assert!(*max - *min > Duration::from_millis(500), "{min:?}..{max:?}");
+    }
+}
