@@ -92,13 +92,10 @@ fn a_tree_of_spans_reads_back_whole() {
     assert_eq!(retrieve.parent_id.as_ref(), Some(&query.span_id));
     assert_eq!(embed.parent_id.as_ref(), Some(&retrieve.span_id));
     assert_eq!(synthesize.parent_id.as_ref(), Some(&query.span_id));
+    // The trace is the root's: its UUID as 32 hex digits, as OTLP and `traceparent` write it.
+    let trace = query_id.uuid().simple().to_string();
     for span in &spans {
-        assert_eq!(
-            span.trace_id.as_ref(),
-            Some(&query.span_id),
-            "{}",
-            span.name
-        );
+        assert_eq!(span.trace_id.as_ref(), Some(&trace), "{}", span.name);
         assert_eq!(span.dispatcher, dispatcher.name());
         // Times ordered, inside the parent.
         assert!(span.start_unix_nano <= span.end_unix_nano, "{span:?}");
@@ -203,7 +200,7 @@ fn a_full_queue_drops_and_counts_instead_of_blocking() {
         entered,
         written: Arc::clone(&written),
     };
-    let exporter = JsonlExporter::with_capacity(writer, 8);
+    let exporter = JsonlExporter::with_capacity(writer, 8).unwrap();
     exporter.register(dispatcher);
 
     // The first span reaches the writer, which then blocks in `write`.

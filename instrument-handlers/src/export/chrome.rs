@@ -343,7 +343,7 @@ impl SpanHandler for ChromeTraceExporter {
     fn prepare_to_exit_span(&self, span: ChromeSpan, end: &SpanEnd<'_>) {
         self.keep(Item::Span {
             tid: span.tid,
-            record: SpanRecord::exited(end, span.args),
+            record: SpanRecord::exited(end, span.args, false),
         });
     }
 
@@ -362,7 +362,7 @@ impl SpanHandler for ChromeTraceExporter {
 
 impl EventHandler for ChromeTraceExporter {
     fn handle(&self, event: &EventEnvelope<'_>) {
-        if let Some(record) = EventRecord::new(event) {
+        if let Some(record) = EventRecord::new(event, true, false) {
             self.keep(Item::Instant {
                 tid: thread_id::current(),
                 record,

@@ -34,9 +34,23 @@ pub enum ExportError {
         #[source]
         source: serde_json::Error,
     },
-    /// The exporter's background writer thread is gone (it panicked), so nothing more is written.
-    #[error("the exporter's writer thread has stopped")]
-    WriterStopped,
+    /// A sink could not send what it was given (after every retry) and dropped it.
+    #[error("{sink} export failed: {message}")]
+    Sink {
+        /// The sink: `"otlp"`, say.
+        sink: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    /// A flush or shutdown did not finish in time; what was queued is still being exported.
+    #[error("the export did not finish within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The exporter was shut down, or its thread has stopped, so nothing more is exported.
+    #[error("the exporter is shut down")]
+    Stopped,
+    /// The exporter's thread could not be started.
+    #[error("cannot start the exporter's thread: {0}")]
+    Thread(#[source] io::Error),
 }
 
 impl ExportError {

@@ -20,9 +20,9 @@ pub struct ExportedSpan {
     pub parent_id: Option<String>,
     /// The span's name.
     pub name: String,
-    /// The id of the root of the span's tree as the exporter saw it: the outermost ancestor it
-    /// followed, or, when an ancestor was not followed (made on another dispatcher, or lost to a full
-    /// queue), the nearest such ancestor's id. Absent in files from other writers.
+    /// The W3C trace id the span belongs to, as 32 hex digits: the one the OTLP exporter sends it
+    /// under and a `traceparent` injected inside it names (the remote trace for spans under a
+    /// remote parent). Absent in files from other writers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
     /// The dispatcher the span was made on.

@@ -16,6 +16,8 @@ pub(crate) struct Extra {
     /// The drop error; `Some` exactly when the span was dropped.
     pub(crate) error: Option<Box<str>>,
     pub(crate) tags: Tags,
+    /// The return value as JSON, when it was asked for and there was one.
+    pub(crate) result: Option<Value>,
 }
 
 /// One ended span.
@@ -31,16 +33,22 @@ pub(crate) struct SpanRecord {
 }
 
 impl SpanRecord {
-    /// The record of a span that exited normally.
+    /// The record of a span that exited normally, with its return value when `with_result`.
     #[inline]
-    pub(crate) fn exited(end: &SpanEnd<'_>, args: Args) -> Self {
-        let extra = if end.metadata().is_empty() && end.tags().is_empty() {
+    pub(crate) fn exited(end: &SpanEnd<'_>, args: Args, with_result: bool) -> Self {
+        let result = if with_result {
+            end.result().map(|result| result.to_json())
+        } else {
+            None
+        };
+        let extra = if end.metadata().is_empty() && end.tags().is_empty() && result.is_none() {
             None
         } else {
             Some(Box::new(Extra {
                 metadata: end.metadata().into(),
                 error: None,
                 tags: end.tags().clone(),
+                result,
             }))
         };
         Self::with_extra(end, args, extra)
@@ -53,6 +61,7 @@ impl SpanRecord {
             metadata: end.metadata().into(),
             error: Some(end.error().unwrap_or_default().into_boxed_str()),
             tags: end.tags().clone(),
+            result: None,
         }));
         Self::with_extra(end, args, extra)
     }
@@ -75,9 +84,14 @@ impl SpanRecord {
         self.extra.as_ref()?.error.as_deref()
     }
 
-    /// Takes the arguments as a JSON object.
-    pub(crate) fn take_args(&mut self) -> Map<String, Value> {
-        self.args.take().map(|args| *args).unwrap_or_default()
+    /// The return value, if it was captured.
+    pub(crate) fn result(&self) -> Option<&Value> {
+        self.extra.as_ref()?.result.as_ref()
+    }
+
+    /// The tags the span started with.
+    pub(crate) fn raw_tags(&self) -> Option<&Tags> {
+        self.extra.as_ref().map(|extra| &extra.tags)
     }
 
     /// The recorded metadata as a JSON object; a key recorded twice keeps its last value.
@@ -107,22 +121,38 @@ pub(crate) struct EventRecord {
     pub(crate) dispatcher: &'static str,
     pub(crate) at: Timestamp,
     pub(crate) payload: Value,
+    /// What the event says about its span in OpenInference terms, for an OTLP sink.
+    #[cfg(feature = "otlp")]
+    pub(crate) attrs: Option<Box<super::otlp::EventAttrs>>,
 }
 
 impl EventRecord {
-    /// The event's record, or `None` when it was emitted outside any span.
-    pub(crate) fn new(event: &EventEnvelope<'_>) -> Option<Self> {
+    /// The event's record, or `None` when it was emitted outside any span. The payload is read
+    /// as JSON when `json`; the OpenInference attributes when `otlp`.
+    pub(crate) fn new(event: &EventEnvelope<'_>, json: bool, otlp: bool) -> Option<Self> {
         let span_id = event.span_id()?;
-        let payload = event
-            .payload()
-            .to_json()
-            .unwrap_or_else(|error| serde_json::json!({ "serialize_error": error.to_string() }));
+        let payload = if json {
+            event
+                .payload()
+                .to_json()
+                .unwrap_or_else(|error| serde_json::json!({ "serialize_error": error.to_string() }))
+        } else {
+            Value::Null
+        };
+        #[cfg(not(feature = "otlp"))]
+        let _ = otlp;
         Some(Self {
             span_id,
             name: event.class_name(),
             dispatcher: event.dispatcher(),
             at: event.timestamp(),
             payload,
+            #[cfg(feature = "otlp")]
+            attrs: if otlp {
+                super::otlp::event_attrs(event).map(Box::new)
+            } else {
+                None
+            },
         })
     }
 }

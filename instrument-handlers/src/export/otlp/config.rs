@@ -7,8 +7,7 @@ use std::time::Duration;
 use super::error::OtlpError;
 use super::exporter::OtlpExporter;
 
-/// Messages (span starts, span ends, events) the queue holds unless told otherwise.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
+pub use crate::export::DEFAULT_QUEUE_CAPACITY;
 /// Spans per request at most, unless told otherwise.
 pub const DEFAULT_MAX_BATCH_SIZE: usize = 512;
 /// How long an ended span waits for its batch to fill, unless told otherwise.

@@ -1,7 +1,7 @@
 //! Ended spans as OTLP messages: one `Span` per span, grouped into one `ScopeSpans` per dispatcher
 //! under the exporter's resource, encoded with `prost`.
 
-use instrument_core::TraceParent;
+use instrument_core::{Tags, TraceParent};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value,
@@ -12,9 +12,9 @@ use opentelemetry_proto::tonic::trace::v1::{
 };
 use prost::Message as _;
 
-use super::message::EndRecord;
-use super::openinference::{AttrValue, Attrs, SpanOwn};
-use super::worker::OpenSpan;
+use super::events::EventAttrs;
+use super::openinference::{AttrValue, Attrs, SpanKind, SpanOwn};
+use crate::export::assemble::FinishedSpan;
 
 /// `service.name`, `openinference.project.name`, the SDK's name, language and version, then the
 /// configured attributes.
@@ -44,24 +44,44 @@ pub(crate) fn resource(
     }
 }
 
-/// The OTLP span of `record`, given its trace and what its events left (`None` when its start was
-/// not seen).
-pub(crate) fn span(record: EndRecord, trace_id: [u8; 16], open: Option<OpenSpan>) -> Span {
-    let (kind, mut attrs, events) = match open {
-        Some(open) => (open.kind, open.attrs, open.events),
-        None => (None, Attrs::new(), Vec::new()),
-    };
+/// OTLP span events kept per span at most; later ones are counted in `dropped_events_count`.
+const MAX_EVENTS_PER_SPAN: usize = 1000;
+
+/// The OTLP span of a finished span: its events' OpenInference attributes (the first kind other
+/// than `CHAIN` wins: a span that calls an LLM is an LLM span), then its own.
+pub(crate) fn span(finished: &FinishedSpan) -> Span {
+    let record = &finished.record;
+    let mut kind = None;
+    let mut attrs = Attrs::new();
+    let mut events = Vec::with_capacity(finished.events.len().min(MAX_EVENTS_PER_SPAN));
+    for event in &finished.events {
+        let EventAttrs {
+            kind: event_kind,
+            attrs: event_span_attrs,
+            event_attrs,
+        } = event.attrs.as_deref().cloned().unwrap_or_default();
+        if event_kind.is_some() && matches!(kind, None | Some(SpanKind::Chain)) {
+            kind = event_kind;
+        }
+        attrs.extend(event_span_attrs);
+        if events.len() < MAX_EVENTS_PER_SPAN {
+            events.push(self::event(event.name, event.at.unix_nanos(), event_attrs));
+        }
+    }
+    let dropped_events_count =
+        u32::try_from(finished.events.len() - events.len()).unwrap_or(u32::MAX);
+    let no_tags = Tags::default();
     SpanOwn {
         kind,
         args: record.args.as_deref(),
-        result: record.result.as_ref(),
-        metadata: record.metadata(),
-        tags: &record.tags,
+        result: record.result(),
+        metadata: Some(record.metadata()),
+        tags: record.raw_tags().unwrap_or(&no_tags),
     }
     .apply(&mut attrs);
-    let status = match &record.error {
+    let status = match record.error() {
         Some(message) => Status {
-            message: message.clone(),
+            message: message.to_owned(),
             code: status::StatusCode::Error as i32,
         },
         None => Status {
@@ -70,7 +90,7 @@ pub(crate) fn span(record: EndRecord, trace_id: [u8; 16], open: Option<OpenSpan>
         },
     };
     Span {
-        trace_id: trace_id.to_vec(),
+        trace_id: finished.trace_id.to_vec(),
         span_id: TraceParent::parent_id_for(&record.id).to_vec(),
         parent_span_id: record
             .parent
@@ -82,6 +102,7 @@ pub(crate) fn span(record: EndRecord, trace_id: [u8; 16], open: Option<OpenSpan>
         end_time_unix_nano: record.end.unix_nanos(),
         attributes: attributes(attrs),
         events,
+        dropped_events_count,
         status: Some(status),
         ..Span::default()
     }

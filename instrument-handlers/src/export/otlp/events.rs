@@ -27,7 +27,7 @@ use crate::token_counting::usage_from;
 
 /// What one event adds to its span: a kind, attribute writes, and attributes of the OTLP span
 /// event that records the moment itself.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct EventAttrs {
     pub(crate) kind: Option<SpanKind>,
     pub(crate) attrs: AttrList,

@@ -1,41 +1,33 @@
-//! `OtlpExporter`: the handle recording threads call, and the methods that flush and stop it.
+//! `OtlpExporter`: an export pipeline with one OTLP sink, and the OTLP sink for any pipeline.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{JoinHandle, Thread};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use instrument_core::{
-    Context, Dispatcher, EventEnvelope, EventHandler, REMOTE_SPAN_NAME, SpanEnd, SpanHandler,
-    SpanStart,
-};
+use instrument_core::{Dispatcher, EventEnvelope, EventHandler, SpanEnd, SpanHandler, SpanStart};
 
 use super::config::OtlpConfig;
 use super::encode;
 use super::error::OtlpError;
-use super::events::event_attrs;
-use super::message::{EndRecord, Message};
 use super::retry::Sending;
+use super::sink::OtlpSink;
 use super::transport::{Transport, TransportConfig};
-use super::worker::{Shared, Worker};
-use crate::capture::{Args, capture_args};
-use crate::register::SpanAndEventHandler;
+use crate::export::error::ExportError;
+use crate::export::pipeline::{ExportPipeline, ExportPipelineBuilder};
+use crate::export::record::Args;
 
-/// How long `close` (called by `instrument::shutdown`) waits for queued spans to be sent.
-pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+pub use crate::export::pipeline::DEFAULT_CLOSE_TIMEOUT;
 
-/// Sends every span it follows to an OTLP/HTTP receiver (Arize Phoenix, an OpenTelemetry
-/// collector) as protobuf, with OpenInference attributes from the events emitted inside it.
+/// Sends every span it follows to an OTLP/HTTP receiver (Arize Phoenix, Langfuse, W&B Weave,
+/// MLflow, an OpenTelemetry collector) as protobuf, with OpenInference attributes from the events
+/// emitted inside it.
 ///
-/// The recording thread only captures the span (its arguments at start, a small record at end, the
-/// attributes of each built-in event) and hands it to the exporter's thread through a bounded queue
-/// with `try_send`: it never encodes, never does I/O and never blocks. When the queue is full, what
-/// does not fit is dropped and counted ([`OtlpExporter::dropped_spans`]). The exporter's thread
-/// sends a batch when it holds `max_batch_size` spans or its oldest span has waited `max_delay`,
-/// and retries a failed request with exponential backoff, a bounded number of times; while it
-/// retries the queue fills, so a backend that is down costs the traced code dropped spans, not
-/// time.
+/// It is an [`ExportPipeline`] with one OTLP sink: the recording thread only captures the span
+/// (its arguments at start, a small record at end, the attributes of each built-in event) and
+/// hands it to the pipeline's thread through a bounded queue with `try_send`: it never encodes,
+/// never does I/O and never blocks. When the queue is full, what does not fit is dropped and
+/// counted ([`OtlpExporter::dropped_spans`]). The pipeline's thread sends a batch when it holds
+/// `max_batch_size` spans or its oldest span has waited `max_delay`, and retries a failed request
+/// as [`OtlpConfig::retry`] says; while it retries the queue fills, so a backend that is down
+/// costs the traced code dropped spans, not time.
 ///
 /// It is both a span handler and an event handler: [`OtlpExporter::register`] adds it as both.
 /// Clones share one exporter. [`OtlpExporter::flush`] and [`OtlpExporter::shutdown`] wait for what
@@ -59,21 +51,67 @@ pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// assert_eq!(exporter.exported_spans(), 2);
 /// # Ok::<(), instrument_handlers::export::otlp::OtlpError>(())
 /// ```
-#[derive(Clone)]
-pub struct OtlpExporter(Arc<Inner>);
-
-struct Inner {
-    queue: SyncSender<Message>,
-    shared: Arc<Shared>,
-    worker: Thread,
-    handle: Mutex<Option<JoinHandle<()>>>,
-    closed: AtomicBool,
+#[derive(Clone, Debug)]
+pub struct OtlpExporter {
+    pipeline: ExportPipeline,
     url: String,
-    capacity: usize,
+}
+
+impl ExportPipelineBuilder {
+    /// Adds a sink sending OTLP as `config` says (its queue capacity aside: the pipeline has one
+    /// queue, set with [`ExportPipelineBuilder::queue_capacity`]).
+    ///
+    /// # Errors
+    /// As [`OtlpConfig::build`].
+    pub fn otlp(self, config: &OtlpConfig) -> Result<Self, OtlpError> {
+        Ok(self.sink("otlp", Box::new(sink(config)?)))
+    }
+}
+
+/// The sink `config` describes: the transport checked and made, the resource encoded.
+fn sink(config: &OtlpConfig) -> Result<OtlpSink, OtlpError> {
+    let transport = Transport::new(&TransportConfig {
+        url: &config.url,
+        headers: &config.headers,
+        compression: config.compression,
+        timeout: config.timeout,
+        ca_file: config.ca_file.as_deref(),
+        client_cert: config
+            .client_cert
+            .as_ref()
+            .map(|(cert, key)| (cert.as_path(), key.as_path())),
+    })
+    .map_err(|reason| OtlpError::Endpoint {
+        endpoint: config.url.clone(),
+        reason,
+    })?;
+    Ok(OtlpSink::new(
+        Sending {
+            transport,
+            initial_backoff: config.initial_backoff,
+            max_backoff: config.max_backoff,
+            max_elapsed: config.max_elapsed,
+        },
+        encode::resource(&config.service_name, &config.project_name, &config.resource),
+        config.max_batch_size,
+        config.max_delay,
+    ))
+}
+
+impl From<ExportError> for OtlpError {
+    fn from(error: ExportError) -> Self {
+        match error {
+            ExportError::Timeout(timeout) => OtlpError::Timeout(timeout),
+            ExportError::Stopped => OtlpError::Stopped,
+            ExportError::Thread(error) => OtlpError::Thread(error),
+            ExportError::Sink { message, .. } => OtlpError::Export(message),
+            other => OtlpError::Export(other.to_string()),
+        }
+    }
 }
 
 impl OtlpExporter {
-    /// An exporter with the default settings, sending to `endpoint` (`http://host:port`; the
+    /// An exporter with the default settings, sending to `endpoint` (`http(s)://host:port`; the
     /// request goes to `{endpoint}/v1/traces`).
     ///
     /// # Errors
@@ -102,85 +140,50 @@ impl OtlpExporter {
     }
 
     pub(crate) fn start(config: OtlpConfig) -> Result<Self, OtlpError> {
-        let transport = Transport::new(&TransportConfig {
-            url: &config.url,
-            headers: &config.headers,
-            compression: config.compression,
-            timeout: config.timeout,
-            ca_file: config.ca_file.as_deref(),
-            client_cert: config
-                .client_cert
-                .as_ref()
-                .map(|(cert, key)| (cert.as_path(), key.as_path())),
+        let pipeline = ExportPipeline::builder()
+            .queue_capacity(config.queue_capacity)
+            .otlp(&config)?
+            .build()?;
+        Ok(Self {
+            pipeline,
+            url: config.url,
         })
-        .map_err(|reason| OtlpError::Endpoint {
-            endpoint: config.url.clone(),
-            reason,
-        })?;
-        let url = transport.url().to_owned();
-        let shared = Arc::new(Shared::default());
-        let worker = Worker::new(
-            Sending {
-                transport,
-                initial_backoff: config.initial_backoff,
-                max_backoff: config.max_backoff,
-                max_elapsed: config.max_elapsed,
-            },
-            encode::resource(&config.service_name, &config.project_name, &config.resource),
-            Arc::clone(&shared),
-            config.max_batch_size,
-            config.max_delay,
-        );
-        let (queue, receiver) = mpsc::sync_channel(config.queue_capacity);
-        let handle = std::thread::Builder::new()
-            .name("instrument-otlp".to_owned())
-            .spawn(move || worker.run(&receiver))
-            .map_err(OtlpError::Thread)?;
-        Ok(Self(Arc::new(Inner {
-            queue,
-            shared,
-            worker: handle.thread().clone(),
-            handle: Mutex::new(Some(handle)),
-            closed: AtomicBool::new(false),
-            url,
-            capacity: config.queue_capacity,
-        })))
     }
 
     /// Adds this exporter to `dispatcher` as both a span handler and an event handler.
     pub fn register(&self, dispatcher: &Dispatcher) {
-        self.register_both(dispatcher);
+        self.pipeline.register(dispatcher);
     }
 
     /// How many spans were lost: the queue was full, the exporter was shut down, or their batch
     /// failed every try or was refused.
     #[must_use]
     pub fn dropped_spans(&self) -> u64 {
-        self.0.shared.dropped_spans.load(Ordering::Relaxed)
+        self.pipeline.dropped_by(0)
     }
 
     /// How many events were lost: the queue was full, or their span had too many.
     #[must_use]
     pub fn dropped_events(&self) -> u64 {
-        self.0.shared.dropped_events.load(Ordering::Relaxed)
+        self.pipeline.dropped_events()
     }
 
     /// How many spans the receiver accepted.
     #[must_use]
     pub fn exported_spans(&self) -> u64 {
-        self.0.shared.exported_spans.load(Ordering::Relaxed)
+        self.pipeline.exported_by(0)
     }
 
     /// The URL requests go to.
     #[must_use]
     pub fn url(&self) -> &str {
-        &self.0.url
+        &self.url
     }
 
     /// How many messages the queue holds.
     #[must_use]
     pub fn queue_capacity(&self) -> usize {
-        self.0.capacity
+        self.pipeline.queue_capacity()
     }
 
     /// Waits until every span that ended before this call is sent (or given up on), for at most
@@ -190,10 +193,7 @@ impl OtlpExporter {
     /// [`OtlpError::Timeout`] when that took longer than `timeout`, [`OtlpError::Export`] when a
     /// batch failed since the last flush, [`OtlpError::Stopped`] after a shutdown.
     pub fn flush(&self, timeout: Duration) -> Result<(), OtlpError> {
-        if self.0.closed.load(Ordering::Acquire) {
-            return Err(OtlpError::Stopped);
-        }
-        self.request(timeout, false)
+        Ok(self.pipeline.flush(timeout)?)
     }
 
     /// Flushes as [`OtlpExporter::flush`] does, then stops the exporter's thread: spans that end
@@ -202,115 +202,7 @@ impl OtlpExporter {
     /// # Errors
     /// As [`OtlpExporter::flush`].
     pub fn shutdown(&self, timeout: Duration) -> Result<(), OtlpError> {
-        if self.0.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        let result = self.request(timeout, true);
-        if !matches!(result, Err(OtlpError::Timeout(_))) {
-            // The thread answered and is stopping (or has stopped): this join is short.
-            let handle = self
-                .0
-                .handle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(handle) = handle {
-                let _ = handle.join();
-            }
-        }
-        result
-    }
-
-    /// Queues a flush and waits for its answer until `timeout` has passed.
-    #[cold]
-    fn request(&self, timeout: Duration, stop: bool) -> Result<(), OtlpError> {
-        let deadline = Instant::now() + timeout;
-        let deadlines = &self.0.shared.deadline;
-        deadlines.begin(deadline);
-        let (answer, answered) = mpsc::sync_channel(1);
-        let mut message = Message::Flush { answer, stop };
-        loop {
-            match self.0.queue.try_send(message) {
-                Ok(()) => break,
-                Err(TrySendError::Full(back)) if Instant::now() < deadline => {
-                    self.0.worker.unpark();
-                    std::thread::sleep(Duration::from_millis(1));
-                    message = back;
-                }
-                Err(TrySendError::Full(_)) => {
-                    if stop {
-                        self.0.shared.stop_when_idle.store(true, Ordering::Release);
-                    }
-                    deadlines.end();
-                    return Err(OtlpError::Timeout(timeout));
-                }
-                Err(TrySendError::Disconnected(_)) => {
-                    deadlines.end();
-                    return Err(OtlpError::Stopped);
-                }
-            }
-        }
-        self.0.worker.unpark();
-        let left = deadline.saturating_duration_since(Instant::now());
-        match answered.recv_timeout(left) {
-            Ok(None) => Ok(()),
-            Ok(Some(error)) => Err(OtlpError::Export(error)),
-            Err(RecvTimeoutError::Timeout) => Err(OtlpError::Timeout(timeout)),
-            Err(RecvTimeoutError::Disconnected) => Err(OtlpError::Stopped),
-        }
-    }
-
-    /// Queues `message` without blocking; counts it if it does not fit.
-    #[inline]
-    fn send(&self, message: Message) {
-        if let Err(error) = self.0.queue.try_send(message) {
-            self.lost(error);
-        }
-    }
-
-    #[cold]
-    fn lost(&self, error: TrySendError<Message>) {
-        let (TrySendError::Full(message) | TrySendError::Disconnected(message)) = error;
-        let counter = match message {
-            Message::End(_) => &self.0.shared.dropped_spans,
-            Message::Event { .. } => &self.0.shared.dropped_events,
-            // A lost start costs the span its events, and its children their trace if it is a
-            // root; the span itself is still sent when its end fits.
-            Message::Start { .. } | Message::Flush { .. } => return self.0.worker.unpark(),
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        // Wake the worker: it only polls when left alone.
-        self.0.worker.unpark();
-    }
-
-    fn close_now(&self) {
-        if let Err(error) = self.shutdown(DEFAULT_CLOSE_TIMEOUT) {
-            eprintln!(
-                "instrument: the OTLP exporter to {} did not send everything: {error}",
-                self.0.url
-            );
-        }
-    }
-}
-
-impl std::fmt::Debug for OtlpExporter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OtlpExporter")
-            .field("url", &self.0.url)
-            .field("queue_capacity", &self.0.capacity)
-            .field("exported_spans", &self.exported_spans())
-            .field("dropped_spans", &self.dropped_spans())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The trace the context carries, read only where it can matter: for roots (a context made by
-/// `Context::with_new_trace`) and for children of a remote parent.
-#[inline]
-fn context_trace(start: &SpanStart<'_>) -> Option<[u8; 16]> {
-    match start.parent_id() {
-        Some(parent) if parent.name() != REMOTE_SPAN_NAME => None,
-        _ => Context::current().trace_id(),
+        Ok(self.pipeline.shutdown(timeout)?)
     }
 }
 
@@ -320,43 +212,30 @@ impl SpanHandler for OtlpExporter {
 
     #[inline]
     fn new_span(&self, start: &SpanStart<'_>) -> Option<Args> {
-        self.send(Message::Start {
-            id: start.id(),
-            parent: start.parent_id(),
-            context_trace: context_trace(start),
-        });
-        Some(capture_args(start.args()))
+        self.pipeline.new_span(start)
     }
 
     #[inline]
     fn prepare_to_exit_span(&self, args: Args, end: &SpanEnd<'_>) {
-        self.send(Message::End(EndRecord::new(end, args)));
+        self.pipeline.prepare_to_exit_span(args, end);
     }
 
     #[cold]
     fn prepare_to_drop_span(&self, args: Args, end: &SpanEnd<'_>) {
-        self.send(Message::End(EndRecord::new(end, args)));
+        self.pipeline.prepare_to_drop_span(args, end);
     }
 
     fn close(&self) {
-        self.close_now();
+        SpanHandler::close(&self.pipeline);
     }
 }
 
 impl EventHandler for OtlpExporter {
     fn handle(&self, event: &EventEnvelope<'_>) {
-        let Some(span) = event.span_id() else {
-            return;
-        };
-        self.send(Message::Event {
-            span,
-            name: event.class_name(),
-            at: event.timestamp(),
-            attrs: event_attrs(event).map(Box::new),
-        });
+        self.pipeline.handle(event);
     }
 
     fn close(&self) {
-        self.close_now();
+        EventHandler::close(&self.pipeline);
     }
 }

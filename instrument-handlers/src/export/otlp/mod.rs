@@ -78,14 +78,12 @@ mod env;
 mod error;
 mod events;
 mod exporter;
-mod message;
 mod openinference;
 mod presets;
 pub mod proto;
 mod retry;
-mod trace_ids;
+mod sink;
 mod transport;
-mod worker;
 
 pub use config::{
     Compression, DEFAULT_ENDPOINT, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF,
@@ -93,5 +91,6 @@ pub use config::{
     DEFAULT_QUEUE_CAPACITY, DEFAULT_SERVICE_NAME, DEFAULT_TIMEOUT, OtlpConfig,
 };
 pub use error::OtlpError;
+pub(crate) use events::{EventAttrs, event_attrs};
 pub use exporter::{DEFAULT_CLOSE_TIMEOUT, OtlpExporter};
 pub use presets::{LANGFUSE_CLOUD, PHOENIX_CLOUD, WEAVE_CLOUD};

@@ -87,11 +87,6 @@ impl Transport {
         })
     }
 
-    /// The URL requests go to.
-    pub(crate) fn url(&self) -> &str {
-        &self.url
-    }
-
     /// Sends `body` (an encoded `ExportTraceServiceRequest`) and waits for a `2xx` answer.
     pub(crate) fn post(&self, body: &[u8]) -> Result<(), PostError> {
         let mut request = self

@@ -1,4 +1,4 @@
-//! Trace ids, worked out on the exporter's thread as spans start.
+//! Trace ids, worked out on the export pipeline's thread as spans start: one rule for every sink.
 //!
 //! A root span's trace id is its UUID's 16 bytes, as [`instrument_core::TraceParent::from_context`]
 //! makes it for a context without a trace, so a header injected inside a span names the trace the
@@ -6,7 +6,7 @@
 //! that trace; every other span takes its parent's. Span ids are the UUID's low 64 bits
 //! ([`instrument_core::TraceParent::parent_id_for`]).
 //!
-//! The trace of each open span lives in the worker's open-span map; when a span ends, its trace
+//! The trace of each open span lives in the pipeline's open-span map; when a span ends, its trace
 //! moves here, to a bounded two-generation memory, so that children that outlive their parent (a
 //! task spawned and left running) still find it.
 
@@ -40,6 +40,17 @@ impl RecentTraces {
             .or_else(|| self.previous.get(id))
             .copied()
     }
+}
+
+/// A trace id as 32 lower-case hex digits, as W3C `traceparent` and OTLP JSON write it.
+pub(crate) fn hex(trace: &[u8; 16]) -> String {
+    use std::fmt::Write as _;
+    trace
+        .iter()
+        .fold(String::with_capacity(32), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
 }
 
 /// The trace a span starts in: the context's trace when given, else its parent's (`parent_trace`

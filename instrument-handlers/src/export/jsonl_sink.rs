@@ -1,0 +1,131 @@
+//! The JSON Lines sink: one line per finished span, buffered, flushed whenever the pipeline's queue
+//! runs dry.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::assemble::FinishedSpan;
+use super::deadline::Deadline;
+use super::error::ExportError;
+use super::jsonl_format::{ExportedEvent, ExportedSpan, SpanAttributes, SpanStatus};
+use super::pipeline::{Sink, SinkCounters, Wants};
+use super::trace_ids::hex;
+
+/// Writes spans as JSON Lines to a file or any `Write + Send`.
+pub(crate) struct JsonlSink<W: Write> {
+    out: BufWriter<W>,
+    /// The file written, for error messages; `None` for a caller's writer.
+    path: Option<PathBuf>,
+    counters: Arc<SinkCounters>,
+    /// When the first line since the last flush of `out` was written.
+    dirty: Option<Instant>,
+    /// The first write error since the last flush.
+    error: Option<io::Error>,
+    line: Vec<u8>,
+}
+
+impl<W: Write> JsonlSink<W> {
+    pub(crate) fn new(out: W, path: Option<PathBuf>) -> Self {
+        Self {
+            out: BufWriter::with_capacity(64 * 1024, out),
+            path,
+            counters: Arc::default(),
+            dirty: None,
+            error: None,
+            line: Vec::with_capacity(1024),
+        }
+    }
+}
+
+/// The line written for `span`.
+fn exported(span: &FinishedSpan) -> ExportedSpan {
+    let record = &span.record;
+    let error = record.error().map(str::to_owned);
+    let args = record.args.as_deref().cloned().unwrap_or_default();
+    ExportedSpan {
+        span_id: record.id.to_string(),
+        parent_id: record.parent.map(|parent| parent.to_string()),
+        name: record.id.name().to_owned(),
+        trace_id: Some(hex(&span.trace_id)),
+        dispatcher: record.dispatcher.to_owned(),
+        start_unix_nano: record.start.unix_nanos(),
+        end_unix_nano: record.end.unix_nanos(),
+        duration_ns: u64::try_from(record.end.duration_since(record.start).as_nanos())
+            .unwrap_or(u64::MAX),
+        status: if error.is_some() {
+            SpanStatus::Error
+        } else {
+            SpanStatus::Ok
+        },
+        error,
+        attributes: SpanAttributes {
+            args,
+            metadata: record.metadata(),
+            tags: record.tags(),
+        },
+        events: span
+            .events
+            .iter()
+            .map(|event| ExportedEvent {
+                name: event.name.to_owned(),
+                time_unix_nano: event.at.unix_nanos(),
+                attributes: event.payload.clone(),
+            })
+            .collect(),
+    }
+}
+
+impl<W: Write + Send> Sink for JsonlSink<W> {
+    fn wants(&self) -> Wants {
+        Wants {
+            result: false,
+            event_json: true,
+            event_otlp: false,
+        }
+    }
+
+    fn accept(&mut self, span: &FinishedSpan) {
+        self.line.clear();
+        let written = serde_json::to_writer(&mut self.line, &exported(span))
+            .map_err(io::Error::from)
+            .and_then(|()| {
+                self.line.push(b'\n');
+                self.out.write_all(&self.line)
+            });
+        match written {
+            Ok(()) => {
+                self.dirty.get_or_insert_with(Instant::now);
+                self.counters.exported.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                self.error.get_or_insert(error);
+            }
+        }
+    }
+
+    fn due(&self) -> Option<Instant> {
+        // Written lines reach the file as soon as the queue runs dry.
+        self.dirty
+    }
+
+    fn flush(&mut self, _deadline: &Deadline) {
+        if self.dirty.take().is_some()
+            && let Err(error) = self.out.flush()
+        {
+            self.error.get_or_insert(error);
+        }
+    }
+
+    fn take_error(&mut self) -> Option<ExportError> {
+        let error = self.error.take()?;
+        Some(ExportError::io(self.path.as_deref(), error))
+    }
+
+    fn counters(&self) -> Arc<SinkCounters> {
+        Arc::clone(&self.counters)
+    }
+}

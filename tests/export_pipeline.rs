@@ -1,0 +1,104 @@
+//! One export pipeline feeding JSON Lines and OTLP at once: both show the same spans with the same
+//! trace ids, parents and times, for a local trace and for one continued from a `traceparent`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use instrument::handlers::export::otlp::OtlpConfig;
+use instrument::handlers::export::{ExportPipeline, read_jsonl};
+use instrument::{extract_traceparent, get_dispatcher};
+
+#[path = "support/otlp_receiver.rs"]
+mod otlp_receiver;
+use otlp_receiver::{Answer, Receiver, spans};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Span name → (trace id, parent span id as 16 hex digits or "", start, end).
+type Seen = BTreeMap<String, (String, String, u64, u64)>;
+
+#[test]
+fn jsonl_and_otlp_from_one_pipeline_agree() {
+    let receiver = Receiver::start(Answer::OK);
+    let path = std::env::temp_dir().join(format!(
+        "instrument-test-pipeline-{}.jsonl",
+        std::process::id()
+    ));
+    let pipeline = ExportPipeline::builder()
+        .jsonl_file(&path)
+        .unwrap()
+        .otlp(&OtlpConfig::collector(&receiver.url()))
+        .unwrap()
+        .build()
+        .unwrap();
+    let dispatcher = get_dispatcher("tests::export_pipeline::jsonl_and_otlp_agree");
+    pipeline.register(dispatcher);
+
+    dispatcher.in_span("query", || {
+        dispatcher.in_span("retrieve", || dispatcher.in_span("embed", || ()));
+        dispatcher.in_span("synthesize", || ());
+    });
+    // A request from another service: its spans continue the caller's trace.
+    let upstream = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let remote = extract_traceparent(upstream, None).unwrap();
+    let _attached = remote.attach();
+    dispatcher.in_span("handle", || dispatcher.in_span("lookup", || ()));
+    drop(_attached);
+
+    pipeline.shutdown(Duration::from_secs(5)).unwrap();
+    assert_eq!(pipeline.sinks(), [("jsonl", 6, 0), ("otlp", 6, 0)]);
+
+    let from_jsonl: Seen = read_jsonl(&path)
+        .unwrap()
+        .into_iter()
+        .map(|span| {
+            // `name-uuid`: the OTLP span id is the UUID's low 64 bits, its last 16 hex digits.
+            let parent = span
+                .parent_id
+                .map(|parent| {
+                    parent.replace('-', "")[parent.replace('-', "").len() - 16..].to_owned()
+                })
+                .unwrap_or_default();
+            (
+                span.name,
+                (
+                    span.trace_id.unwrap(),
+                    parent,
+                    span.start_unix_nano,
+                    span.end_unix_nano,
+                ),
+            )
+        })
+        .collect();
+    std::fs::remove_file(&path).ok();
+    let from_otlp: Seen = spans(&receiver.take())
+        .into_iter()
+        .map(|span| {
+            (
+                span.name,
+                (
+                    hex(&span.trace_id),
+                    hex(&span.parent_span_id),
+                    span.start_time_unix_nano,
+                    span.end_time_unix_nano,
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(from_jsonl.len(), 6);
+    assert_eq!(from_jsonl, from_otlp);
+
+    let trace = |name: &str| from_otlp[name].0.clone();
+    for name in ["retrieve", "embed", "synthesize"] {
+        assert_eq!(trace(name), trace("query"), "{name}");
+    }
+    assert_eq!(trace("handle"), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(trace("lookup"), trace("handle"));
+    assert_eq!(
+        from_otlp["handle"].1, "00f067aa0ba902b7",
+        "the remote span is the parent"
+    );
+    assert_ne!(trace("handle"), trace("query"));
+}
