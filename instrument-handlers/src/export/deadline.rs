@@ -42,6 +42,7 @@ impl Deadline {
     }
 
     /// The deadline of the pending flushes, if any.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn get(&self) -> Option<Instant> {
         match self.at.load(Ordering::Acquire) {
             0 => None,

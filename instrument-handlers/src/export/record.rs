@@ -17,6 +17,7 @@ pub(crate) struct Extra {
     pub(crate) error: Option<Box<str>>,
     pub(crate) tags: Tags,
     /// The return value as JSON, when it was asked for and there was one.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) result: Option<Value>,
 }
 
@@ -85,11 +86,13 @@ impl SpanRecord {
     }
 
     /// The return value, if it was captured.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn result(&self) -> Option<&Value> {
         self.extra.as_ref()?.result.as_ref()
     }
 
     /// The tags the span started with.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn raw_tags(&self) -> Option<&Tags> {
         self.extra.as_ref().map(|extra| &extra.tags)
     }
