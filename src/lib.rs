@@ -22,8 +22,14 @@
 pub use instrument_core::*;
 pub use instrument_macros::{Event, span};
 
-/// Ready handlers: span trees, and more to come.
+/// Ready handlers: span trees, debug traces, token counting, fine-tuning files, exporters (JSON
+/// Lines, Chrome trace, OTLP with feature `otlp`) and the `tracing` bridge (feature `tracing`).
 pub use instrument_handlers as handlers;
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 #[doc(hidden)]
 pub use instrument_core::__private;

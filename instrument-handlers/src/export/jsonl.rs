@@ -4,12 +4,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use instrument_core::{Dispatcher, EventEnvelope, EventHandler, SpanEnd, SpanHandler, SpanStart};
+use instrument_core::Dispatcher;
 
 use super::error::ExportError;
 use super::jsonl_sink::JsonlSink;
-use super::pipeline::{ExportPipeline, ExportPipelineBuilder};
-use super::record::Args;
+use super::pipeline::{ExportPipeline, ExportPipelineBuilder, handlers_through_pipeline};
 
 pub use super::pipeline::DEFAULT_QUEUE_CAPACITY;
 
@@ -179,36 +178,4 @@ impl JsonlExporter {
     }
 }
 
-impl SpanHandler for JsonlExporter {
-    /// The span's arguments, captured at start while they can still be read.
-    type Span = Args;
-
-    #[inline]
-    fn new_span(&self, start: &SpanStart<'_>) -> Option<Args> {
-        self.pipeline.new_span(start)
-    }
-
-    #[inline]
-    fn prepare_to_exit_span(&self, args: Args, end: &SpanEnd<'_>) {
-        self.pipeline.prepare_to_exit_span(args, end);
-    }
-
-    #[cold]
-    fn prepare_to_drop_span(&self, args: Args, end: &SpanEnd<'_>) {
-        self.pipeline.prepare_to_drop_span(args, end);
-    }
-
-    fn close(&self) {
-        SpanHandler::close(&self.pipeline);
-    }
-}
-
-impl EventHandler for JsonlExporter {
-    fn handle(&self, event: &EventEnvelope<'_>) {
-        self.pipeline.handle(event);
-    }
-
-    fn close(&self) {
-        EventHandler::close(&self.pipeline);
-    }
-}
+handlers_through_pipeline!(JsonlExporter);

@@ -426,6 +426,47 @@ impl std::fmt::Debug for ExportPipeline {
     }
 }
 
+/// Makes a type that holds an [`ExportPipeline`] in its field `pipeline` a span handler and an
+/// event handler that hand everything to that pipeline: the exporters that are one-sink pipelines.
+macro_rules! handlers_through_pipeline {
+    ($exporter:ty) => {
+        impl instrument_core::SpanHandler for $exporter {
+            /// The span's arguments, captured at start while they can still be read.
+            type Span = $crate::export::record::Args;
+
+            #[inline]
+            fn new_span(&self, start: &instrument_core::SpanStart<'_>) -> Option<Self::Span> {
+                self.pipeline.new_span(start)
+            }
+
+            #[inline]
+            fn prepare_to_exit_span(&self, args: Self::Span, end: &instrument_core::SpanEnd<'_>) {
+                self.pipeline.prepare_to_exit_span(args, end);
+            }
+
+            #[cold]
+            fn prepare_to_drop_span(&self, args: Self::Span, end: &instrument_core::SpanEnd<'_>) {
+                self.pipeline.prepare_to_drop_span(args, end);
+            }
+
+            fn close(&self) {
+                instrument_core::SpanHandler::close(&self.pipeline);
+            }
+        }
+
+        impl instrument_core::EventHandler for $exporter {
+            fn handle(&self, event: &instrument_core::EventEnvelope<'_>) {
+                self.pipeline.handle(event);
+            }
+
+            fn close(&self) {
+                instrument_core::EventHandler::close(&self.pipeline);
+            }
+        }
+    };
+}
+pub(crate) use handlers_through_pipeline;
+
 /// The trace the context carries, read only where it can matter: for roots (a context made by
 /// `Context::with_new_trace`) and for children of a remote parent.
 #[inline]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use instrument_core::{Dispatcher, EventEnvelope, EventHandler, SpanEnd, SpanHandler, SpanStart};
+use instrument_core::Dispatcher;
 
 use super::config::OtlpConfig;
 use super::encode;
@@ -11,8 +11,7 @@ use super::retry::Sending;
 use super::sink::OtlpSink;
 use super::transport::{Transport, TransportConfig};
 use crate::export::error::ExportError;
-use crate::export::pipeline::{ExportPipeline, ExportPipelineBuilder};
-use crate::export::record::Args;
+use crate::export::pipeline::{ExportPipeline, ExportPipelineBuilder, handlers_through_pipeline};
 
 pub use crate::export::pipeline::DEFAULT_CLOSE_TIMEOUT;
 
@@ -206,36 +205,4 @@ impl OtlpExporter {
     }
 }
 
-impl SpanHandler for OtlpExporter {
-    /// The span's arguments, captured at start while they can still be read.
-    type Span = Args;
-
-    #[inline]
-    fn new_span(&self, start: &SpanStart<'_>) -> Option<Args> {
-        self.pipeline.new_span(start)
-    }
-
-    #[inline]
-    fn prepare_to_exit_span(&self, args: Args, end: &SpanEnd<'_>) {
-        self.pipeline.prepare_to_exit_span(args, end);
-    }
-
-    #[cold]
-    fn prepare_to_drop_span(&self, args: Args, end: &SpanEnd<'_>) {
-        self.pipeline.prepare_to_drop_span(args, end);
-    }
-
-    fn close(&self) {
-        SpanHandler::close(&self.pipeline);
-    }
-}
-
-impl EventHandler for OtlpExporter {
-    fn handle(&self, event: &EventEnvelope<'_>) {
-        self.pipeline.handle(event);
-    }
-
-    fn close(&self) {
-        EventHandler::close(&self.pipeline);
-    }
-}
+handlers_through_pipeline!(OtlpExporter);
