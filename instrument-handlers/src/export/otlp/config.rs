@@ -63,7 +63,7 @@ pub enum Compression {
 /// # exporter.shutdown(Duration::from_millis(10)).ok();
 /// # Ok::<(), instrument_handlers::export::otlp::OtlpError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OtlpConfig {
     /// The full URL requests go to.
     pub(crate) url: String,
@@ -83,6 +83,35 @@ pub struct OtlpConfig {
     pub(crate) max_elapsed: Duration,
     pub(crate) timeout: Duration,
     pub(crate) disabled: bool,
+}
+
+/// Header values are credentials (API keys, Basic auth): `Debug` shows their names only.
+impl std::fmt::Debug for OtlpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<String> = self
+            .headers
+            .iter()
+            .map(|(name, _)| format!("{name}: [REDACTED]"))
+            .collect();
+        f.debug_struct("OtlpConfig")
+            .field("url", &self.url)
+            .field("service_name", &self.service_name)
+            .field("project_name", &self.project_name)
+            .field("resource", &self.resource)
+            .field("headers", &headers)
+            .field("compression", &self.compression)
+            .field("ca_file", &self.ca_file)
+            .field("client_cert", &self.client_cert)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("max_batch_size", &self.max_batch_size)
+            .field("max_delay", &self.max_delay)
+            .field("initial_backoff", &self.initial_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("max_elapsed", &self.max_elapsed)
+            .field("timeout", &self.timeout)
+            .field("disabled", &self.disabled)
+            .finish()
+    }
 }
 
 impl OtlpConfig {
@@ -303,5 +332,16 @@ mod tests {
         assert_eq!(config.headers, [("authorization".into(), "two".into())]);
         assert_eq!(config.resource, [("k".into(), "2".into())]);
         assert_eq!(config.service_name, "svc");
+    }
+
+    #[test]
+    fn debug_output_hides_header_values() {
+        let config = OtlpConfig::langfuse("http://x", "pk-public", "sk-very-secret")
+            .header("wandb-api-key", "another-secret");
+        let text = format!("{config:?}");
+        assert!(text.contains("authorization: [REDACTED]"), "{text}");
+        for secret in ["sk-very-secret", "another-secret", "cGstcHVibGlj"] {
+            assert!(!text.contains(secret), "{text}");
+        }
     }
 }

@@ -86,7 +86,19 @@ impl OtlpConfig {
             return Err(bad(&name, &value, "only http/protobuf is supported"));
         }
         if let Some((name, value)) = either("HEADERS") {
-            for (key, header) in pairs(&name, &value)? {
+            // Header values are credentials: a bad entry is reported by its position, and the
+            // variable's value is not repeated in the error.
+            let pairs = pairs(&name, &value).map_err(|error| match error {
+                OtlpError::Env {
+                    variable, reason, ..
+                } => OtlpError::Env {
+                    variable,
+                    value: "[REDACTED]".to_owned(),
+                    reason,
+                },
+                other => other,
+            })?;
+            for (key, header) in pairs {
                 config = config.header(key, header);
             }
         }
@@ -156,22 +168,38 @@ fn bad(variable: &str, value: &str, reason: &str) -> OtlpError {
 }
 
 /// `key=value,key2=value2` with percent-decoded keys and values; blank entries are skipped.
+/// Errors name the entry by its position and, when the entry has one, its key: never a value.
 fn pairs(variable: &str, text: &str) -> Result<Vec<(String, String)>, OtlpError> {
     text.split(',')
         .filter(|entry| !entry.trim().is_empty())
-        .map(|entry| {
+        .enumerate()
+        .map(|(index, entry)| {
+            let place = index + 1;
             let (key, value) = entry
                 .split_once('=')
-                .ok_or_else(|| bad(variable, text, &format!("{:?} has no `=`", entry.trim())))?;
-            let decode = |part: &str| {
-                percent_decode(part.trim())
-                    .ok_or_else(|| bad(variable, text, &format!("{part:?} has a bad % escape")))
-            };
-            let key = decode(key)?;
+                .ok_or_else(|| bad(variable, text, &format!("entry {place} has no `=`")))?;
+            let key = percent_decode(key.trim()).ok_or_else(|| {
+                bad(
+                    variable,
+                    text,
+                    &format!("the name of entry {place} has a bad % escape"),
+                )
+            })?;
             if key.is_empty() {
-                return Err(bad(variable, text, "an entry has an empty name"));
+                return Err(bad(
+                    variable,
+                    text,
+                    &format!("entry {place} has an empty name"),
+                ));
             }
-            Ok((key, decode(value)?))
+            let value = percent_decode(value.trim()).ok_or_else(|| {
+                bad(
+                    variable,
+                    text,
+                    &format!("the value of {key:?} has a bad % escape"),
+                )
+            })?;
+            Ok((key, value))
         })
         .collect()
 }
@@ -273,6 +301,18 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_header_entry_does_not_reveal_the_credentials() {
+        let error = from(&[(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "authorization=Bearer%20sk-secret-1,api_key%zz=sk-secret-2",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("entry 2"), "{error}");
+        assert!(!error.contains("sk-secret"), "{error}");
+    }
+
+    #[test]
     fn bad_values_are_errors_that_name_the_variable() {
         for (variable, value) in [
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
@@ -286,15 +326,21 @@ mod tests {
             ("OTEL_SDK_DISABLED", "yes"),
             ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/k.pem"),
         ] {
+            // Headers carry credentials: their value is not repeated.
+            let shown = if variable.ends_with("HEADERS") {
+                "[REDACTED]"
+            } else {
+                value
+            };
             match from(&[(variable, value)]) {
                 Err(OtlpError::Env {
                     variable: v,
                     value: got,
                     ..
                 }) => {
-                    assert_eq!((v.as_str(), got.as_str()), (variable, value));
+                    assert_eq!((v.as_str(), got.as_str()), (variable, shown));
                     let text = from(&[(variable, value)]).unwrap_err().to_string();
-                    assert!(text.contains(variable) && text.contains(value), "{text}");
+                    assert!(text.contains(variable) && text.contains(shown), "{text}");
                 }
                 other => panic!("{variable}={value}: {other:?}"),
             }
