@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use instrument::handlers::export::otlp::OtlpConfig;
 use instrument::handlers::export::{ExportPipeline, read_jsonl};
-use instrument::{extract_traceparent, get_dispatcher};
+use instrument::{
+    capture_propagation_context, extract_traceparent, get_dispatcher, with_propagation_context,
+};
 
 #[path = "support/otlp_receiver.rs"]
 mod otlp_receiver;
@@ -44,11 +46,22 @@ fn jsonl_and_otlp_from_one_pipeline_agree() {
     let upstream = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let remote = extract_traceparent(upstream, None).unwrap();
     let _attached = remote.attach();
-    dispatcher.in_span("handle", || dispatcher.in_span("lookup", || ()));
+    let carried = dispatcher.in_span("handle", || {
+        dispatcher.in_span("lookup", || ());
+        capture_propagation_context().to_json()
+    });
     drop(_attached);
+    // The request's context carried as JSON to a worker: its span joins the same trace.
+    let text = carried.to_string();
+    std::thread::spawn(move || {
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        with_propagation_context(&value, || dispatcher.in_span("background", || ())).unwrap();
+    })
+    .join()
+    .unwrap();
 
     pipeline.shutdown(Duration::from_secs(5)).unwrap();
-    assert_eq!(pipeline.sinks(), [("jsonl", 6, 0), ("otlp", 6, 0)]);
+    assert_eq!(pipeline.sinks(), [("jsonl", 7, 0), ("otlp", 7, 0)]);
 
     let from_jsonl: Seen = read_jsonl(&path)
         .unwrap()
@@ -87,7 +100,7 @@ fn jsonl_and_otlp_from_one_pipeline_agree() {
             )
         })
         .collect();
-    assert_eq!(from_jsonl.len(), 6);
+    assert_eq!(from_jsonl.len(), 7);
     assert_eq!(from_jsonl, from_otlp);
 
     let trace = |name: &str| from_otlp[name].0.clone();
@@ -101,4 +114,7 @@ fn jsonl_and_otlp_from_one_pipeline_agree() {
         "the remote span is the parent"
     );
     assert_ne!(trace("handle"), trace("query"));
+    assert_eq!(trace("background"), trace("handle"));
+    // Its parent is `handle`, as `lookup`'s is.
+    assert_eq!(from_otlp["background"].1, from_otlp["lookup"].1);
 }

@@ -89,3 +89,50 @@ fn malformed_contexts_are_errors_and_change_nothing() {
     // Unknown keys and a null span are fine.
     assert!(with_propagation_context(&json!({"span_id": null, "other": 1}), || ()).is_ok());
 }
+
+#[test]
+fn a_w3c_trace_travels_in_the_json_context() {
+    let d = get_dispatcher("propagation::w3c_trace");
+    let upstream = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let remote = instrument::extract_traceparent(upstream, Some("vendor=abc")).unwrap();
+    let carried = remote.scope(|| d.in_span("handle", || capture_propagation_context().to_json()));
+    let header = carried["traceparent"].as_str().unwrap();
+    assert!(
+        header.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{header}"
+    );
+    assert_eq!(carried["tracestate"], json!("vendor=abc"));
+
+    // On the other side the context continues the trace, and passes it on.
+    let (trace, again) = with_propagation_context(&carried, || {
+        (
+            instrument::Context::current_trace_id(),
+            capture_propagation_context().to_json(),
+        )
+    })
+    .unwrap();
+    assert_eq!(
+        trace.map(|t| t.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned())
+    );
+    assert_eq!(again["traceparent"], carried["traceparent"]);
+
+    // A local trace adds nothing: the spans name it themselves.
+    let local = d.in_span("local", || capture_propagation_context().to_json());
+    assert!(local.get("traceparent").is_none(), "{local}");
+
+    for bad in [
+        json!({"traceparent": "00-zz"}),
+        json!({"traceparent": 7}),
+        json!({"traceparent": "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}),
+        json!({"tracestate": ["x"]}),
+    ] {
+        assert!(
+            matches!(
+                with_propagation_context(&bad, || ()),
+                Err(PropagationError::BadTraceParent(_))
+            ),
+            "{bad}"
+        );
+    }
+}

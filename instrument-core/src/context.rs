@@ -97,6 +97,22 @@ fn trace() -> Option<Arc<TraceParent>> {
         .flatten()
 }
 
+/// The trace-id of the W3C trace the current context continues, read without touching the rest
+/// of the context: what exporters name a span's trace by when it starts under a remote or
+/// restored parent.
+#[inline]
+pub(crate) fn current_trace_id() -> Option<[u8; 16]> {
+    TRACE
+        .try_with(|t| {
+            let trace = t.take();
+            let id = trace.as_ref().map(|trace| trace.trace_id);
+            t.set(trace);
+            id
+        })
+        .ok()
+        .flatten()
+}
+
 #[inline]
 pub(crate) fn tags() -> Tags {
     if HAS_TAGS.with(Cell::get) {

@@ -1,10 +1,13 @@
 //! Carrying a span's context across process boundaries as a small serialisable map.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::context::{Context, ContextGuard};
 use crate::id::{ParseSpanIdError, SpanId, clip};
 use crate::tags::Tags;
+use crate::traceparent::TraceParent;
 
 /// Why a propagation context could not be restored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,10 +24,16 @@ pub enum PropagationError {
     /// `tags` is not an object.
     #[error("propagation context's tags must be an object, got {0}")]
     BadTags(String),
+    /// `traceparent` is not a valid W3C `traceparent` header (or `tracestate` is not a string).
+    #[error("propagation context has a bad traceparent: {0}")]
+    BadTraceParent(String),
 }
 
 /// The current span and tags in a form that crosses process boundaries: a JSON object with
-/// `span_id` (when inside a span) and `tags` (only when there are some).
+/// `span_id` (when inside a span), `tags` (only when there are some), and, when the context
+/// continues a W3C trace (one extracted from a `traceparent` header, or begun with
+/// [`Context::with_new_trace`]), that trace as `traceparent` and `tracestate`, so that spans on
+/// the other side are exported in the same trace.
 ///
 /// ```
 /// use instrument_core::{capture_propagation_context, with_propagation_context, Context};
@@ -45,6 +54,10 @@ pub struct PropagationContext {
     span_id: Option<SpanId>,
     #[serde(default, skip_serializing_if = "Tags::is_empty")]
     tags: Tags,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    traceparent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tracestate: Option<String>,
 }
 
 impl PropagationContext {
@@ -60,6 +73,12 @@ impl PropagationContext {
         &self.tags
     }
 
+    /// The W3C trace carried, as a `traceparent` header, if any.
+    #[must_use]
+    pub fn traceparent(&self) -> Option<&str> {
+        self.traceparent.as_deref()
+    }
+
     /// As a JSON object.
     #[must_use]
     pub fn to_json(&self) -> Value {
@@ -69,6 +88,12 @@ impl PropagationContext {
         }
         if !self.tags.is_empty() {
             map.insert("tags".into(), self.tags.to_json());
+        }
+        if let Some(traceparent) = &self.traceparent {
+            map.insert("traceparent".into(), Value::String(traceparent.clone()));
+        }
+        if let Some(tracestate) = &self.tracestate {
+            map.insert("tracestate".into(), Value::String(tracestate.clone()));
         }
         Value::Object(map)
     }
@@ -91,13 +116,44 @@ impl PropagationContext {
             Some(Value::Object(tags)) => tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             Some(other) => return Err(PropagationError::BadTags(clip(&other.to_string()))),
         };
-        Ok(Self { span_id, tags })
+        let text = |key: &str| match map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(other) => Err(PropagationError::BadTraceParent(format!(
+                "{key} must be a string, got {}",
+                clip(&other.to_string())
+            ))),
+        };
+        let traceparent = text("traceparent")?;
+        if let Some(header) = &traceparent {
+            TraceParent::parse(header)
+                .map_err(|error| PropagationError::BadTraceParent(error.to_string()))?;
+        }
+        let tracestate = text("tracestate")?;
+        Ok(Self {
+            span_id,
+            tags,
+            traceparent,
+            tracestate,
+        })
     }
 
-    /// The in-process context this describes.
+    /// The in-process context this describes: its span as the parent of new spans, its tags, and
+    /// the W3C trace it continues.
     #[must_use]
     pub fn to_context(&self) -> Context {
-        Context::new(self.span_id, self.tags.clone())
+        let mut cx = Context::new(self.span_id, self.tags.clone());
+        cx.trace = self
+            .traceparent
+            .as_deref()
+            .and_then(|header| TraceParent::parse(header).ok())
+            .map(|trace| {
+                Arc::new(TraceParent {
+                    tracestate: self.tracestate.clone(),
+                    ..trace
+                })
+            });
+        cx
     }
 }
 
@@ -105,9 +161,17 @@ impl PropagationContext {
 #[must_use]
 pub fn capture_propagation_context() -> PropagationContext {
     let cx = Context::current();
+    // Only a trace the context carries: a local one is named by the spans themselves.
+    let trace = cx
+        .trace
+        .is_some()
+        .then(|| TraceParent::from_context(&cx))
+        .flatten();
     PropagationContext {
         span_id: cx.span,
         tags: cx.tags,
+        traceparent: trace.as_ref().map(ToString::to_string),
+        tracestate: trace.and_then(|trace| trace.tracestate),
     }
 }
 

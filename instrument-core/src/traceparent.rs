@@ -237,6 +237,15 @@ impl Context {
         self.trace.as_ref().map(|trace| trace.trace_id)
     }
 
+    /// The W3C trace-id the current context carries, if any: what [`Context::current`]`.trace_id()`
+    /// gives, without copying the rest of the context (its tags), so that an exporter can ask it
+    /// for every span.
+    #[must_use]
+    #[inline]
+    pub fn current_trace_id() -> Option<[u8; 16]> {
+        crate::context::current_trace_id()
+    }
+
     /// This context as the start of a new W3C trace: a random trace-id, sampled, no trace state.
     /// Use it where a request enters the service without a `traceparent`, so that every call it
     /// makes shares one trace-id.

@@ -9,8 +9,7 @@ use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use instrument_core::{
-    Context, Dispatcher, EventEnvelope, EventHandler, REMOTE_SPAN_NAME, SpanEnd, SpanHandler,
-    SpanId, SpanStart,
+    Context, Dispatcher, EventEnvelope, EventHandler, SpanEnd, SpanHandler, SpanId, SpanStart,
 };
 
 use super::assemble::{Assembler, FinishedSpan};
@@ -93,8 +92,9 @@ pub(crate) enum Message {
     Start {
         id: SpanId,
         parent: Option<SpanId>,
-        /// The trace the context carries (one restored from a `traceparent` header, say), read
-        /// for roots and children of remote parents only.
+        /// The W3C trace the context carries: one extracted from a `traceparent` header, begun
+        /// with `Context::with_new_trace`, or restored from a propagation context. Spans started
+        /// in such a context belong to that trace, whoever their parent is.
         context_trace: Option<[u8; 16]>,
     },
     /// An event was emitted inside a span.
@@ -467,16 +467,6 @@ macro_rules! handlers_through_pipeline {
 }
 pub(crate) use handlers_through_pipeline;
 
-/// The trace the context carries, read only where it can matter: for roots (a context made by
-/// `Context::with_new_trace`) and for children of a remote parent.
-#[inline]
-fn context_trace(start: &SpanStart<'_>) -> Option<[u8; 16]> {
-    match start.parent_id() {
-        Some(parent) if parent.name() != REMOTE_SPAN_NAME => None,
-        _ => Context::current().trace_id(),
-    }
-}
-
 impl SpanHandler for ExportPipeline {
     /// The span's arguments, captured at start while they can still be read.
     type Span = Args;
@@ -486,7 +476,7 @@ impl SpanHandler for ExportPipeline {
         self.send(Message::Start {
             id: start.id(),
             parent: start.parent_id(),
-            context_trace: context_trace(start),
+            context_trace: Context::current_trace_id(),
         });
         Some(capture_args(start.args()))
     }
