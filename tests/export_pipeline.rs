@@ -118,3 +118,48 @@ fn jsonl_and_otlp_from_one_pipeline_agree() {
     // Its parent is `handle`, as `lookup`'s is.
     assert_eq!(from_otlp["background"].1, from_otlp["lookup"].1);
 }
+
+#[test]
+fn a_hanging_otlp_backend_does_not_hold_up_the_jsonl_file() {
+    let receiver = Receiver::start(Answer::Hang);
+    let path = std::env::temp_dir().join(format!(
+        "instrument-test-pipeline-hang-{}.jsonl",
+        std::process::id()
+    ));
+    let pipeline = ExportPipeline::builder()
+        .jsonl_file(&path)
+        .unwrap()
+        .otlp(
+            &OtlpConfig::collector(&receiver.url())
+                .max_batch_size(10)
+                .max_delay(Duration::from_millis(1))
+                .timeout(Duration::from_secs(60)),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let dispatcher = get_dispatcher("tests::export_pipeline::hanging_backend");
+    pipeline.register(dispatcher);
+
+    // The first batch goes out and hangs; meanwhile every span still reaches the file.
+    for _ in 0..200 {
+        dispatcher.in_span("work", || ());
+    }
+    let waited = std::time::Instant::now();
+    let mut lines = 0;
+    while waited.elapsed() < Duration::from_secs(10) {
+        lines = std::fs::read_to_string(&path).unwrap().lines().count();
+        if lines == 200 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(lines, 200, "the file is held up by the OTLP backend");
+    assert!(receiver.hits() >= 1);
+    let result = pipeline.shutdown(Duration::from_millis(200));
+    assert!(
+        result.is_err(),
+        "the OTLP sink could not finish: {result:?}"
+    );
+    std::fs::remove_file(&path).ok();
+}

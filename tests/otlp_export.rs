@@ -712,3 +712,46 @@ fn a_backend_busy_for_a_while_loses_nothing_that_fits_in_the_queue() {
     assert_eq!(exporter.exported_spans(), 1_000);
     assert_eq!(exporter.dropped_spans(), 0);
 }
+
+#[test]
+fn a_server_asking_to_wait_for_ages_is_given_up_on_without_harm() {
+    // Seconds that overflow any clock if added to now.
+    let receiver = Receiver::start(Answer::FailFirst {
+        n: 1,
+        status: 503,
+        retry_after: Some("9999999999999999999"),
+    });
+    let dispatcher = get_dispatcher("tests::otlp_export::retry_after_for_ages");
+    let exporter = OtlpExporter::builder(receiver.url())
+        .max_batch_size(1)
+        .build()
+        .unwrap();
+    exporter.register(dispatcher);
+    dispatcher.in_span("first", || ());
+    let result = exporter.flush(Duration::from_secs(5));
+    assert!(
+        matches!(&result, Err(OtlpError::Export(message)) if message.contains("asked to wait")),
+        "{result:?}"
+    );
+    // The exporter goes on: the next span is sent.
+    dispatcher.in_span("second", || ());
+    exporter.shutdown(Duration::from_secs(5)).unwrap();
+    assert_eq!(exporter.exported_spans(), 1);
+    assert_eq!(exporter.dropped_spans(), 1);
+}
+
+#[test]
+fn spans_a_receiver_rejects_are_counted_as_dropped() {
+    let receiver = Receiver::start(Answer::Reject(1));
+    let dispatcher = get_dispatcher("tests::otlp_export::partial_success");
+    let exporter = OtlpExporter::new(receiver.url()).unwrap();
+    exporter.register(dispatcher);
+    dispatcher.in_span("query", || dispatcher.in_span("retrieve", || ()));
+    let result = exporter.shutdown(Duration::from_secs(5));
+    assert!(
+        matches!(&result, Err(OtlpError::Export(message)) if message.contains("rejected 1 of 2")),
+        "{result:?}"
+    );
+    assert_eq!(exporter.exported_spans(), 1);
+    assert_eq!(exporter.dropped_spans(), 1);
+}

@@ -12,7 +12,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use instrument::handlers::export::otlp::proto::{
-    ExportTraceServiceRequest, KeyValue, Message, Span, any_value,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse, KeyValue,
+    Message, Span, any_value,
 };
 
 /// What the receiver answers.
@@ -26,6 +27,8 @@ pub enum Answer {
     },
     /// Reads the request and never answers (until the receiver is dropped).
     Hang,
+    /// `200` with a partial success rejecting this many spans of each request.
+    Reject(i64),
 }
 
 impl Answer {
@@ -275,7 +278,7 @@ impl Connection {
                     status,
                     retry_after,
                 } if hit < n => (status, retry_after),
-                Answer::FailFirst { .. } => (200, None),
+                Answer::FailFirst { .. } | Answer::Reject(_) => (200, None),
             };
             if status == 200 {
                 let gzipped = headers
@@ -310,12 +313,26 @@ impl Connection {
                 .map(|after| format!("Retry-After: {after}\r\n"))
                 .unwrap_or_default();
             let reason = if status == 200 { "OK" } else { "Not Now" };
+            let body = match self.answer {
+                Answer::Reject(rejected) => ExportTraceServiceResponse {
+                    partial_success: Some(ExportTracePartialSuccess {
+                        rejected_spans: rejected,
+                        error_message: "too old".into(),
+                    }),
+                }
+                .encode_to_vec(),
+                _ => Vec::new(),
+            };
             let answer = format!(
                 "HTTP/1.1 {status} {reason}\r\nContent-Type: application/x-protobuf\r\n\
-                 {extra}Content-Length: 0\r\n\r\n"
+                 {extra}Content-Length: {}\r\n\r\n",
+                body.len()
             );
             let stream = reader.get_mut();
-            if stream.write_all(answer.as_bytes()).is_err() || stream.flush().is_err() {
+            if stream.write_all(answer.as_bytes()).is_err()
+                || stream.write_all(&body).is_err()
+                || stream.flush().is_err()
+            {
                 return;
             }
         }

@@ -8,11 +8,15 @@ use instrument_core::SpanId;
 use super::record::{EventRecord, SpanRecord};
 use super::trace_ids::{RecentTraces, trace_of};
 
-/// Spans followed as open at most; past this, new spans are exported without their events.
-const MAX_OPEN: usize = 1 << 20;
+/// Spans followed as open at most; past this, new spans are exported without their events. (A span
+/// whose end was lost to a full queue stays open here: this bounds what such losses cost.)
+const MAX_OPEN: usize = 1 << 16;
 
 /// Events kept per span at most; later ones are counted as dropped.
 pub(crate) const MAX_EVENTS_PER_SPAN: usize = 10_000;
+
+/// Events kept across all open spans at most; later ones are counted as dropped.
+const MAX_EVENTS: usize = 1 << 20;
 
 /// An ended span with its trace and the events emitted inside it, in order.
 pub(crate) struct FinishedSpan {
@@ -32,6 +36,8 @@ struct Open {
 pub(crate) struct Assembler {
     open: HashMap<SpanId, Open>,
     recent: RecentTraces,
+    /// Events held by the open spans.
+    events: usize,
 }
 
 impl Assembler {
@@ -61,17 +67,21 @@ impl Assembler {
         let Some(open) = self.open.get_mut(&record.span_id) else {
             return true;
         };
-        if open.events.len() >= MAX_EVENTS_PER_SPAN {
+        if open.events.len() >= MAX_EVENTS_PER_SPAN || self.events >= MAX_EVENTS {
             return false;
         }
         open.events.push(record);
+        self.events += 1;
         true
     }
 
     /// A span ended: its record with its trace and events.
     pub(crate) fn end(&mut self, record: SpanRecord) -> FinishedSpan {
         let (trace_id, events) = match self.open.remove(&record.id) {
-            Some(open) => (open.trace_id, open.events),
+            Some(open) => {
+                self.events -= open.events.len();
+                (open.trace_id, open.events)
+            }
             // Its start was lost to a full queue, or the open map was full.
             None => (self.trace_of(record.id, record.parent, None), Vec::new()),
         };

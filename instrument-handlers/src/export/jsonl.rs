@@ -149,7 +149,8 @@ impl JsonlExporter {
         self.pipeline.dropped_by(0) + self.pipeline.dropped_events()
     }
 
-    /// How many spans were written (handed to the file; [`JsonlExporter::flush`] pushes them out).
+    /// How many spans were written to the file (lines flushed to it; [`JsonlExporter::flush`]
+    /// pushes out those still buffered).
     #[must_use]
     pub fn written(&self) -> u64 {
         self.pipeline.exported_by(0)
@@ -165,8 +166,9 @@ impl JsonlExporter {
     ///
     /// # Errors
     /// The first write error since the last flush ([`ExportError::Io`] for a file,
-    /// [`ExportError::Write`] for a caller's writer), or [`ExportError::Stopped`] after
-    /// `instrument::shutdown`.
+    /// [`ExportError::Write`] for a caller's writer), [`ExportError::Timeout`] when the writer
+    /// took more than a minute, or [`ExportError::Stopped`] after `instrument::shutdown`. Spans
+    /// lost to a full queue are not an error: [`JsonlExporter::dropped`] counts them.
     pub fn flush(&self) -> Result<(), ExportError> {
         self.pipeline.flush(FLUSH_TIMEOUT)
     }

@@ -21,8 +21,8 @@ pub struct ExportedSpan {
     /// The span's name.
     pub name: String,
     /// The W3C trace id the span belongs to, as 32 hex digits: the one the OTLP exporter sends it
-    /// under and a `traceparent` injected inside it names (the remote trace for spans under a
-    /// remote parent). Absent in files from other writers.
+    /// under (the root's UUID, or the trace its context carries, a remote one say). Absent in
+    /// files from other writers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
     /// The dispatcher the span was made on.

@@ -22,6 +22,8 @@ pub(crate) struct JsonlSink<W: Write> {
     counters: Arc<SinkCounters>,
     /// When the first line since the last flush of `out` was written.
     dirty: Option<Instant>,
+    /// Lines written into `out` since its last flush: counted as exported once flushed.
+    pending: u64,
     /// The first write error since the last flush.
     error: Option<io::Error>,
     line: Vec<u8>,
@@ -34,6 +36,7 @@ impl<W: Write> JsonlSink<W> {
             path,
             counters: Arc::default(),
             dirty: None,
+            pending: 0,
             error: None,
             line: Vec::with_capacity(1024),
         }
@@ -78,6 +81,15 @@ fn exported(span: &FinishedSpan) -> ExportedSpan {
     }
 }
 
+impl<W: Write> JsonlSink<W> {
+    /// A write failed: the lines not yet flushed, and `more`, are lost.
+    fn lost(&mut self, more: u64, error: io::Error) {
+        let lines = std::mem::take(&mut self.pending) + more;
+        self.counters.dropped.fetch_add(lines, Ordering::Relaxed);
+        self.error.get_or_insert(error);
+    }
+}
+
 impl<W: Write + Send> Sink for JsonlSink<W> {
     fn wants(&self) -> Wants {
         Wants {
@@ -98,11 +110,11 @@ impl<W: Write + Send> Sink for JsonlSink<W> {
         match written {
             Ok(()) => {
                 self.dirty.get_or_insert_with(Instant::now);
-                self.counters.exported.fetch_add(1, Ordering::Relaxed);
+                self.pending += 1;
             }
             Err(error) => {
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                self.error.get_or_insert(error);
+                // The buffer may have been written out in part: its lines count as lost too.
+                self.lost(1, error);
             }
         }
     }
@@ -112,12 +124,18 @@ impl<W: Write + Send> Sink for JsonlSink<W> {
         self.dirty
     }
 
-    fn flush(&mut self, _deadline: &Deadline) {
-        if self.dirty.take().is_some()
-            && let Err(error) = self.out.flush()
-        {
-            self.error.get_or_insert(error);
+    fn flush(&mut self, _deadline: &Deadline, _wait: bool) -> bool {
+        if self.dirty.take().is_none() {
+            return true;
         }
+        match self.out.flush() {
+            Ok(()) => {
+                let lines = std::mem::take(&mut self.pending);
+                self.counters.exported.fetch_add(lines, Ordering::Relaxed);
+            }
+            Err(error) => self.lost(0, error),
+        }
+        true
     }
 
     fn take_error(&mut self) -> Option<ExportError> {

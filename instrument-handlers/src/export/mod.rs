@@ -1,12 +1,20 @@
-//! Exporters: write spans and the events inside them to files other tools read.
+//! Exporters: spans and the events inside them, written to files or sent to backends.
 //!
-//! - [`JsonlExporter`] writes one JSON object per ended span ([`ExportedSpan`]) as JSON Lines, from a
-//!   background thread fed by a bounded queue; [`read_jsonl`] loads such a file back.
+//! - [`ExportPipeline`]: one bounded queue and one background thread that assembles each span
+//!   (its events, its W3C trace id) once and feeds one or more sinks, so that a JSON Lines file
+//!   and an OTLP backend fed by one pipeline show the same trace ids, parents and times.
+//! - [`JsonlExporter`] writes one JSON object per ended span ([`ExportedSpan`]) as JSON Lines: a
+//!   pipeline with one file sink; [`read_jsonl`] loads such a file back.
+//! - `otlp::OtlpExporter` (feature `otlp`) sends spans over OTLP/HTTP(S) with OpenInference
+//!   attributes, with presets for Phoenix, Langfuse, W&B Weave, MLflow and any collector: a
+//!   pipeline with one OTLP sink.
 //! - [`ChromeTraceExporter`] keeps spans in memory, bounded, and writes them as a Chrome trace
-//!   (the JSON that `ui.perfetto.dev` and `chrome://tracing` open).
+//!   (the JSON that `ui.perfetto.dev` and `chrome://tracing` open). It is not a pipeline sink: it
+//!   writes one file at the end from per-thread buffers filled without a lock, needs no trace ids,
+//!   and keeps the recording thread's id, which a pipeline does not carry.
 //!
-//! Both follow spans and events, so each is registered on a dispatcher as both kinds of handler;
-//! `register` does that. Both are cheap to clone: clones share one exporter.
+//! Each follows spans and events, so each is registered on a dispatcher as both kinds of handler;
+//! `register` does that. All are cheap to clone: clones share one exporter.
 
 mod assemble;
 mod chrome;

@@ -46,8 +46,21 @@ pub(crate) trait Sink: Send {
     /// When the sink wants to write or send what it holds, if it holds anything.
     fn due(&self) -> Option<Instant>;
 
-    /// Writes or sends everything it holds, waiting no longer than `deadline` allows.
-    fn flush(&mut self, deadline: &Deadline);
+    /// Called once when the pipeline starts: a sink that does slow I/O starts its own thread
+    /// here, with the deadline of the flushes under way, and sizes what it holds by the queue's.
+    fn attach(
+        &mut self,
+        _deadline: &Arc<Deadline>,
+        _queue_capacity: usize,
+    ) -> Result<(), ExportError> {
+        Ok(())
+    }
+
+    /// Writes or sends everything it holds. With `wait` (a caller's flush or shutdown), it waits
+    /// until that is done or the pending flush's deadline has passed; without, it must not block
+    /// the pipeline's thread on anything slow: the other sinks wait meanwhile. `false` when it
+    /// waited and the deadline came first.
+    fn flush(&mut self, deadline: &Deadline, wait: bool) -> bool;
 
     /// The first failure since the last call, if any.
     fn take_error(&mut self) -> Option<ExportError>;
@@ -105,6 +118,8 @@ pub(crate) enum Message {
     Flush {
         answer: SyncSender<Option<ExportError>>,
         stop: bool,
+        /// The caller's timeout, for the error when a sink did not finish in time.
+        timeout: Duration,
     },
 }
 
@@ -115,7 +130,10 @@ struct Shared {
     dropped_spans: AtomicU64,
     /// Events lost: the queue was full, or their span had too many.
     dropped_events: AtomicU64,
-    deadline: Deadline,
+    deadline: Arc<Deadline>,
+    /// Set by a recording thread that woke the pipeline's thread because the queue was full, so
+    /// that only one of them pays for the wake-up until the thread has run.
+    woken: AtomicBool,
     /// Set by a shutdown that could not queue its stop in time: the thread stops once its queue
     /// runs dry.
     stop_when_idle: AtomicBool,
@@ -132,9 +150,10 @@ struct SinkInfo {
 /// [`ExportPipeline::builder`] makes one that writes JSON Lines and sends OTLP at once, with the
 /// same trace ids, parents and times in both.
 ///
-/// The recording thread only captures the span (its arguments at start, a small record at end,
-/// each event's payload) and hands it to the pipeline's thread with `try_send` on a bounded
-/// queue: it never encodes, never does I/O and never blocks. When the queue is full, what does not
+/// The recording thread only captures the span (its arguments as JSON at start, a small record at
+/// end, each event's payload) and hands it to the pipeline's thread with `try_send` on a bounded
+/// queue: it never writes lines or protobuf, never does I/O and never blocks. Sinks that talk to
+/// the network do so on their own thread, so a slow backend does not hold up a file sink. When the queue is full, what does not
 /// fit is dropped and counted ([`ExportPipeline::dropped_spans`]). It is both a span handler and
 /// an event handler: [`ExportPipeline::register`] adds it as both. Clones share one pipeline.
 ///
@@ -209,7 +228,7 @@ impl ExportPipelineBuilder {
             .sinks
             .iter()
             .fold(Wants::default(), |wants, (_, sink)| wants.or(sink.wants()));
-        let sinks = self
+        let infos = self
             .sinks
             .iter()
             .map(|(name, sink)| SinkInfo {
@@ -218,8 +237,12 @@ impl ExportPipelineBuilder {
             })
             .collect();
         let shared = Arc::new(Shared::default());
+        let mut sinks: Vec<Box<dyn Sink>> = self.sinks.into_iter().map(|(_, sink)| sink).collect();
+        for sink in &mut sinks {
+            sink.attach(&shared.deadline, self.capacity)?;
+        }
         let worker = Worker {
-            sinks: self.sinks.into_iter().map(|(_, sink)| sink).collect(),
+            sinks,
             assembler: Assembler::default(),
             shared: Arc::clone(&shared),
         };
@@ -236,7 +259,7 @@ impl ExportPipelineBuilder {
             closed: AtomicBool::new(false),
             capacity: self.capacity,
             wants,
-            sinks,
+            sinks: infos,
         })))
     }
 }
@@ -305,7 +328,8 @@ impl ExportPipeline {
     }
 
     /// Waits until every span that ended before this call is written or sent (or given up on),
-    /// for at most `timeout`.
+    /// for at most `timeout`. `Ok` does not mean nothing was lost: spans dropped because the
+    /// queue was full are counted ([`ExportPipeline::dropped_spans`]), not reported here.
     ///
     /// # Errors
     /// [`ExportError::Timeout`] when that took longer than `timeout`; the first failure of a sink
@@ -346,11 +370,19 @@ impl ExportPipeline {
     /// Queues a flush and waits for its answer until `timeout` has passed.
     #[cold]
     fn request(&self, timeout: Duration, stop: bool) -> Result<(), ExportError> {
-        let deadline = Instant::now() + timeout;
+        let now = Instant::now();
+        // A timeout too long to add is as good as a day.
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400));
         let deadlines = &self.0.shared.deadline;
         deadlines.begin(deadline);
         let (answer, answered) = mpsc::sync_channel(1);
-        let mut message = Message::Flush { answer, stop };
+        let mut message = Message::Flush {
+            answer,
+            stop,
+            timeout,
+        };
         loop {
             match self.0.queue.try_send(message) {
                 Ok(()) => break,
@@ -398,11 +430,18 @@ impl ExportPipeline {
             Message::Event(_) => &self.0.shared.dropped_events,
             // A lost start costs the span its events, and its children their trace if it is a
             // root; the span itself is still exported when its end fits.
-            Message::Start { .. } | Message::Flush { .. } => return self.0.worker.unpark(),
+            Message::Start { .. } | Message::Flush { .. } => {
+                if !self.0.shared.woken.swap(true, Ordering::AcqRel) {
+                    self.0.worker.unpark();
+                }
+                return;
+            }
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        // Wake the thread: it only polls when left alone.
-        self.0.worker.unpark();
+        // Wake the thread, which only polls when left alone; once until it has run.
+        if !self.0.shared.woken.swap(true, Ordering::AcqRel) {
+            self.0.worker.unpark();
+        }
     }
 
     fn close_now(&self) {
@@ -521,9 +560,14 @@ impl Worker {
     /// Runs until told to stop or every sender is gone, flushing every sink before it returns.
     fn run(mut self, queue: &Receiver<Message>) {
         loop {
+            self.shared.woken.store(false, Ordering::Release);
             match queue.try_recv() {
-                Ok(Message::Flush { answer, stop }) => {
-                    let error = self.flush_all();
+                Ok(Message::Flush {
+                    answer,
+                    stop,
+                    timeout,
+                }) => {
+                    let error = self.flush_all(Some(timeout));
                     let _ = answer.send(error);
                     self.shared.deadline.end();
                     if stop {
@@ -533,14 +577,14 @@ impl Worker {
                 Ok(message) => self.handle(message),
                 Err(TryRecvError::Empty) => {
                     if self.shared.stop_when_idle.load(Ordering::Acquire) {
-                        self.flush_all();
+                        self.flush_all(None);
                         break;
                     }
                     self.flush_due();
                     std::thread::park_timeout(self.wait());
                 }
                 Err(TryRecvError::Disconnected) => {
-                    self.flush_all();
+                    self.flush_all(None);
                     return;
                 }
             }
@@ -555,7 +599,10 @@ impl Worker {
                     let _ = answer.send(None);
                     self.shared.deadline.end();
                 }
-                Message::Start { .. } | Message::Event(_) => {}
+                Message::Event(_) => {
+                    self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
+                }
+                Message::Start { .. } => {}
             }
         }
     }
@@ -577,7 +624,7 @@ impl Worker {
                 for sink in &mut self.sinks {
                     sink.accept(&span);
                     if sink.full() {
-                        sink.flush(&self.shared.deadline);
+                        sink.flush(&self.shared.deadline, false);
                     }
                 }
             }
@@ -590,21 +637,26 @@ impl Worker {
         let now = Instant::now();
         for sink in &mut self.sinks {
             if sink.due().is_some_and(|due| due <= now) {
-                sink.flush(&self.shared.deadline);
+                sink.flush(&self.shared.deadline, false);
             }
         }
     }
 
-    /// Flushes every sink; the first failure of any since the last flush.
-    fn flush_all(&mut self) -> Option<ExportError> {
+    /// Flushes every sink, waiting for each until the pending flush's deadline: the first
+    /// failure of any since the last flush, or a timeout when one did not finish in time.
+    fn flush_all(&mut self, timeout: Option<Duration>) -> Option<ExportError> {
         let mut first = None;
+        let mut finished = true;
         for sink in &mut self.sinks {
-            sink.flush(&self.shared.deadline);
+            finished &= sink.flush(&self.shared.deadline, true);
             if let Some(error) = sink.take_error() {
                 first.get_or_insert(error);
             }
         }
-        first
+        match timeout {
+            Some(timeout) if !finished => Some(ExportError::Timeout(timeout)),
+            _ => first,
+        }
     }
 
     /// How long to sleep with an empty queue: until the first sink is due, at most `POLL`.

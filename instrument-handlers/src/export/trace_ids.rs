@@ -1,10 +1,10 @@
 //! Trace ids, worked out on the export pipeline's thread as spans start: one rule for every sink.
 //!
-//! A root span's trace id is its UUID's 16 bytes, as [`instrument_core::TraceParent::from_context`]
-//! makes it for a context without a trace, so a header injected inside a span names the trace the
-//! exporter sends it in; a span under a remote parent (or in a context that carries a trace) takes
-//! that trace; every other span takes its parent's. Span ids are the UUID's low 64 bits
-//! ([`instrument_core::TraceParent::parent_id_for`]).
+//! A span in a context that carries a W3C trace (extracted from a `traceparent`, begun with
+//! `Context::with_new_trace`, restored from a propagation context) takes that trace; a root span
+//! otherwise takes its UUID's 16 bytes, as [`instrument_core::TraceParent::from_context`] makes it
+//! for a root without a trace; every other span takes its parent's. Span ids are the UUID's low
+//! 64 bits ([`instrument_core::TraceParent::parent_id_for`]).
 //!
 //! The trace of each open span lives in the pipeline's open-span map; when a span ends, its trace
 //! moves here, to a bounded two-generation memory, so that children that outlive their parent (a

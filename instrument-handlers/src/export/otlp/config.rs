@@ -29,6 +29,11 @@ pub const DEFAULT_PROJECT_NAME: &str = "default";
 /// The `service.name` of the resource unless told otherwise.
 pub const DEFAULT_SERVICE_NAME: &str = "instrument";
 
+/// The longest wait between tries and the longest batch delay taken: longer ones are shortened.
+const LONGEST_WAIT: Duration = Duration::from_secs(3600);
+/// The longest a batch is retried, and a request may take.
+const LONGEST_RETRY: Duration = Duration::from_secs(86_400);
+
 /// The path OTLP/HTTP receivers take traces at, added to a base endpoint.
 const TRACES_PATH: &str = "/v1/traces";
 
@@ -94,7 +99,7 @@ impl std::fmt::Debug for OtlpConfig {
             .map(|(name, _)| format!("{name}: [REDACTED]"))
             .collect();
         f.debug_struct("OtlpConfig")
-            .field("url", &self.url)
+            .field("url", &super::transport::redacted(&self.url))
             .field("service_name", &self.service_name)
             .field("project_name", &self.project_name)
             .field("resource", &self.resource)
@@ -246,7 +251,7 @@ impl OtlpConfig {
     /// How long an ended span may wait for its batch to fill before the batch is sent.
     #[must_use]
     pub fn max_delay(mut self, delay: Duration) -> Self {
-        self.max_delay = delay;
+        self.max_delay = delay.min(LONGEST_WAIT);
         self
     }
 
@@ -270,7 +275,7 @@ impl OtlpConfig {
     /// The time one request may take, from resolving the host to reading the answer.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout.max(Duration::from_millis(1));
+        self.timeout = timeout.clamp(Duration::from_millis(1), LONGEST_RETRY);
         self
     }
 

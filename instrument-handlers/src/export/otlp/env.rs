@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::config::{Compression, DEFAULT_ENDPOINT, OtlpConfig, traces_url};
+use super::config::{Compression, DEFAULT_ENDPOINT, OtlpConfig};
 use super::error::OtlpError;
 
 impl OtlpConfig {
@@ -61,7 +61,9 @@ impl OtlpConfig {
             set("OTEL_EXPORTER_OTLP_ENDPOINT"),
         ) {
             (Some(url), _) => OtlpConfig::new(DEFAULT_ENDPOINT).traces_endpoint(url.trim()),
-            (None, Some(base)) => OtlpConfig::new(traces_url(&base)),
+            // The general endpoint always gets the signal's path, as the specification says.
+            (None, Some(base)) => OtlpConfig::new(DEFAULT_ENDPOINT)
+                .traces_endpoint(format!("{}/v1/traces", base.trim().trim_end_matches('/'))),
             (None, None) => OtlpConfig::new(DEFAULT_ENDPOINT),
         };
         config.apply_env(var)

@@ -20,12 +20,13 @@ pub use crate::export::pipeline::DEFAULT_CLOSE_TIMEOUT;
 /// emitted inside it.
 ///
 /// It is an [`ExportPipeline`] with one OTLP sink: the recording thread only captures the span
-/// (its arguments at start, a small record at end, the attributes of each built-in event) and
-/// hands it to the pipeline's thread through a bounded queue with `try_send`: it never encodes,
-/// never does I/O and never blocks. When the queue is full, what does not fit is dropped and
-/// counted ([`OtlpExporter::dropped_spans`]). The pipeline's thread sends a batch when it holds
-/// `max_batch_size` spans or its oldest span has waited `max_delay`, and retries a failed request
-/// as [`OtlpConfig::retry`] says; while it retries the queue fills, so a backend that is down
+/// (its arguments as JSON at start, a small record at end, the OpenInference attributes of each
+/// built-in event) and hands it to the pipeline's thread through a bounded queue with `try_send`:
+/// it never builds protobuf, never does I/O and never blocks. When the queue is full, what does
+/// not fit is dropped and counted ([`OtlpExporter::dropped_spans`]). A batch goes when it holds
+/// `max_batch_size` spans or its oldest span has waited `max_delay`, on the sink's own sending
+/// thread, which retries a failed request as [`OtlpConfig::retry`] says; while it retries, spans
+/// wait (as many as half the queue holds), then are dropped and counted: a backend that is down
 /// costs the traced code dropped spans, not time.
 ///
 /// It is both a span handler and an event handler: [`OtlpExporter::register`] adds it as both.
@@ -50,10 +51,20 @@ pub use crate::export::pipeline::DEFAULT_CLOSE_TIMEOUT;
 /// assert_eq!(exporter.exported_spans(), 2);
 /// # Ok::<(), instrument_handlers::export::otlp::OtlpError>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct OtlpExporter {
     pipeline: ExportPipeline,
     url: String,
+}
+
+/// The URL without credentials or a query (they may carry keys).
+impl std::fmt::Debug for OtlpExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpExporter")
+            .field("url", &super::transport::redacted(&self.url))
+            .field("pipeline", &self.pipeline)
+            .finish()
+    }
 }
 
 impl ExportPipelineBuilder {
@@ -81,7 +92,7 @@ fn sink(config: &OtlpConfig) -> Result<OtlpSink, OtlpError> {
             .map(|(cert, key)| (cert.as_path(), key.as_path())),
     })
     .map_err(|reason| OtlpError::Endpoint {
-        endpoint: config.url.clone(),
+        endpoint: super::transport::redacted(&config.url),
         reason,
     })?;
     Ok(OtlpSink::new(
@@ -173,7 +184,7 @@ impl OtlpExporter {
         self.pipeline.exported_by(0)
     }
 
-    /// The URL requests go to.
+    /// The URL requests go to, as configured (with any query it has: do not log it).
     #[must_use]
     pub fn url(&self) -> &str {
         &self.url

@@ -119,6 +119,8 @@ impl OtlpConfig {
     ///    a dedicated server): W&B Weave;
     /// 5. `MLFLOW_TRACKING_URI` with `MLFLOW_EXPERIMENT_ID`: MLflow.
     ///
+    /// `None` too when `OTEL_SDK_DISABLED=true`.
+    ///
     /// # Errors
     /// As [`OtlpConfig::from_env`]; and [`OtlpError::Env`] when a backend's variables are only
     /// half there (a public key without its secret key, say).
@@ -142,7 +144,8 @@ impl OtlpConfig {
         let preset = if var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some()
             || var("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
         {
-            return Self::from_env_vars(var).map(Some);
+            let config = Self::from_env_vars(var)?;
+            return Ok((!config.is_disabled()).then_some(config));
         } else if let Some(base) = var("PHOENIX_COLLECTOR_ENDPOINT") {
             let project = var("PHOENIX_PROJECT_NAME")
                 .or_else(|| var("PHOENIX_PROJECT"))
@@ -172,7 +175,8 @@ impl OtlpConfig {
         } else {
             return Ok(None);
         };
-        preset.apply_env(var).map(Some)
+        let config = preset.apply_env(var)?;
+        Ok((!config.is_disabled()).then_some(config))
     }
 }
 
@@ -244,6 +248,23 @@ mod tests {
             .unwrap();
         assert_eq!(config.project_name, "default");
         assert!(config.headers.is_empty());
+    }
+
+    #[test]
+    fn a_disabled_sdk_detects_no_backend() {
+        for vars in [
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+                ("OTEL_SDK_DISABLED", "true"),
+            ][..],
+            &[
+                ("MLFLOW_TRACKING_URI", "http://m"),
+                ("MLFLOW_EXPERIMENT_ID", "1"),
+                ("OTEL_SDK_DISABLED", "TRUE"),
+            ][..],
+        ] {
+            assert!(detect(vars).unwrap().is_none(), "{vars:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Sending one batch as the OpenTelemetry SDKs do: retry what is worth retrying with exponential
 //! backoff and jitter, honour `Retry-After`, and give up once a maximum time has elapsed; a
-//! flush's deadline cuts the waits short.
+//! flush's deadline cuts the waits (and the request in flight) short, and a stopping exporter
+//! tries once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::transport::{PostError, Transport};
@@ -20,26 +22,46 @@ pub(crate) struct Sending {
     pub(crate) max_elapsed: Duration,
 }
 
-/// Sends `body`, retrying what is worth retrying. `Err` carries the last failure.
-pub(crate) fn send(sending: &Sending, deadline: &Deadline, body: &[u8]) -> Result<(), String> {
+/// Sends `body`, retrying what is worth retrying: how many spans the receiver rejected, or the
+/// last failure.
+pub(crate) fn send(
+    sending: &Sending,
+    deadline: &Deadline,
+    stopping: &AtomicBool,
+    body: &[u8],
+) -> Result<u64, String> {
     let first = Instant::now();
     let mut interval = sending.initial_backoff;
     let mut tries = 1;
     loop {
-        let (error, asked) = match sending.transport.post(body) {
-            Ok(()) => return Ok(()),
+        // A pending flush bounds the request too.
+        let left = deadline
+            .get()
+            .map(|end| end.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) && tries > 1 {
+            return Err("a flush's deadline passed before the retry".to_owned());
+        }
+        let (error, asked) = match sending.transport.post(body, left) {
+            Ok(rejected) => return Ok(rejected),
             Err(PostError::Fatal(error)) => return Err(error),
             Err(PostError::Retry { message, after }) => (message, after),
         };
-        // The server's wait when it asked for a longer one than ours.
+        if stopping.load(Ordering::Acquire) {
+            return Err(format!("{error} (no retry: the exporter is shutting down)"));
+        }
+        // The server's wait when it asked for a longer one than ours; a wait past the time left
+        // for this batch is not waited at all.
         let wait = jittered(interval).max(asked.unwrap_or_default());
-        let wake = Instant::now() + wait;
-        if wake.duration_since(first) > sending.max_elapsed {
+        let spent = first.elapsed();
+        if spent.saturating_add(wait) > sending.max_elapsed {
             return Err(format!(
-                "{error} (gave up after {tries} tries in {:.1?})",
-                first.elapsed()
+                "{error} (gave up after {tries} tries in {spent:.1?}{})",
+                asked.map_or(String::new(), |asked| format!(
+                    "; the server asked to wait {asked:?}"
+                ))
             ));
         }
+        let wake = Instant::now() + wait;
         if deadline.get().is_some_and(|end| end <= wake) {
             return Err(format!("{error} (no retry: a flush's deadline came first)"));
         }

@@ -1,17 +1,19 @@
 //! One OTLP/HTTP request: `POST` a protobuf body, optionally gzipped, and sort the answer into
 //! success, worth retrying, or not.
 //!
-//! The client is `ureq` (blocking, on the exporter's thread): TLS with rustls, Mozilla's roots by
-//! default or the CA certificates of a PEM file instead (as `OTEL_EXPORTER_OTLP_CERTIFICATE` asks),
-//! an optional client certificate, connections kept alive between batches, chunked and
-//! compressed answers read for us, and proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` with
-//! `NO_PROXY`. The whole request, from resolving the host to reading the answer, is bounded by the
-//! configured timeout.
+//! The client is `ureq` (blocking, on the OTLP sink's own thread): TLS with rustls, Mozilla's
+//! roots by default or the CA certificates of a PEM file instead (as
+//! `OTEL_EXPORTER_OTLP_CERTIFICATE` asks), an optional client certificate, connections kept alive
+//! between batches, chunked answers read for us, and proxies from
+//! `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` with `NO_PROXY`. The whole request, from resolving the
+//! host to reading the answer, is bounded by the configured timeout, and by a flush's deadline.
 
 use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message as _;
 use ureq::http::{HeaderName, HeaderValue, Uri};
 use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
 
@@ -87,12 +89,16 @@ impl Transport {
         })
     }
 
-    /// Sends `body` (an encoded `ExportTraceServiceRequest`) and waits for a `2xx` answer.
-    pub(crate) fn post(&self, body: &[u8]) -> Result<(), PostError> {
+    /// Sends `body` (an encoded `ExportTraceServiceRequest`) and waits, for at most `timeout` (and
+    /// never longer than the configured one), for a `2xx` answer: how many spans it rejected.
+    pub(crate) fn post(&self, body: &[u8], timeout: Option<Duration>) -> Result<u64, PostError> {
         let mut request = self
             .agent
             .post(&self.url)
             .header("content-type", "application/x-protobuf");
+        if let Some(timeout) = timeout {
+            request = request.config().timeout_global(Some(timeout)).build();
+        }
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
@@ -116,9 +122,20 @@ impl Transport {
             .read_to_vec()
             .unwrap_or_default();
         if (200..300).contains(&status) {
-            return Ok(());
+            // A partial success names the spans the receiver refused; any other answer (MLflow's
+            // early versions send one that is not OTLP) counts as full success.
+            return Ok(ExportTraceServiceResponse::decode(answer.as_slice())
+                .ok()
+                .and_then(|response| response.partial_success)
+                .map_or(0, |partial| {
+                    u64::try_from(partial.rejected_spans).unwrap_or(0)
+                }));
         }
-        let message = format!("{} answered {status}{}", self.url, detail(&answer));
+        let message = format!(
+            "{} answered {status}{}",
+            redacted(&self.url),
+            detail(&answer)
+        );
         if matches!(status, 429 | 502 | 503 | 504) {
             Err(PostError::Retry { message, after })
         } else {
@@ -128,8 +145,8 @@ impl Transport {
 
     /// Sorts a failure to get any answer.
     fn failed(&self, error: &ureq::Error) -> PostError {
-        let message = format!("cannot send to {}: {error}", self.url);
-        if is_certificate_error(error) {
+        let message = format!("cannot send to {}: {error}", redacted(&self.url));
+        if is_permanent(error) {
             PostError::Fatal(message)
         } else {
             PostError::Retry {
@@ -140,13 +157,44 @@ impl Transport {
     }
 }
 
-/// Whether the TLS handshake failed (a certificate that is not trusted, say): no retry mends that.
-/// rustls reports a failed handshake through the stream as `InvalidData`.
-fn is_certificate_error(error: &ureq::Error) -> bool {
+/// Whether no retry can mend the failure: a TLS handshake that failed (a certificate that is not
+/// trusted, say: rustls reports it through the stream as `InvalidData`), a URL or proxy that cannot
+/// be used, an answer too large to read.
+fn is_permanent(error: &ureq::Error) -> bool {
     match error {
-        ureq::Error::Rustls(_) | ureq::Error::Tls(_) | ureq::Error::Pem(_) => true,
+        ureq::Error::Rustls(_)
+        | ureq::Error::Tls(_)
+        | ureq::Error::Pem(_)
+        | ureq::Error::BadUri(_)
+        | ureq::Error::Http(_)
+        | ureq::Error::InvalidProxyUrl
+        | ureq::Error::TlsRequired
+        | ureq::Error::LargeResponseHeader(..) => true,
         ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::InvalidData,
         _ => false,
+    }
+}
+
+/// `url` without credentials or a query, for messages: what a log may show.
+pub(crate) fn redacted(url: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, false), |(base, _)| (base, true));
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            let host = authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => base.to_owned(),
+    };
+    if query {
+        format!("{base}?[REDACTED]")
+    } else {
+        base
     }
 }
 
@@ -179,10 +227,16 @@ fn check_url(url: &str) -> Result<String, String> {
     Ok(uri.to_string())
 }
 
-/// A configured header: a token for a name, a value without line breaks.
+/// A configured header: a token for a name, a value without line breaks. A name that is not a
+/// token is not repeated (`Authorization: Basic ...` written as a name would show the key).
 fn check_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let shown: String = name
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .collect();
     let name_ = HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| format!("the header name {name:?} is not a token"))?;
+        .map_err(|_| format!("a header name starting {shown:?} is not a token"))?;
     let value = HeaderValue::from_str(value.trim())
         .map_err(|_| format!("the value of header {name:?} has a line break or control byte"))?;
     Ok((name_, value))
@@ -263,6 +317,17 @@ mod tests {
         ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn messages_show_no_credentials_or_query() {
+        assert_eq!(
+            redacted("https://user:secret@host:443/v1/traces?token=abc"),
+            "https://host:443/v1/traces?[REDACTED]"
+        );
+        assert_eq!(redacted("http://host/v1/traces"), "http://host/v1/traces");
+        let error = check_header("Authorization: Basic cGs6c2s=", "").unwrap_err();
+        assert!(!error.contains("cGs6"), "{error}");
     }
 
     #[test]
