@@ -2,8 +2,11 @@
 //!
 //! An id is made of two `u64` halves that together are a UUID v4 in layout, plus the span's name.
 //! Local ids take their high half from a per-process random seed and their low half from a per-thread
-//! block of a global counter, so making one costs a thread-local increment: no RNG, no lock, no
-//! contended atomic. The LlamaIndex-style string `"{name}-{uuid}"` is made only by `Display`.
+//! block of a global counter, offset by that seed and scrambled, so making one costs a thread-local
+//! increment: no RNG, no lock, no contended atomic. The low half is the W3C span id, so it must not
+//! repeat across processes either: the per-process offset makes each process's sequence start at
+//! a random place of the 62-bit space (and the scramble is a bijection, so ids stay unique within
+//! the process). The LlamaIndex-style string `"{name}-{uuid}"` is made only by `Display`.
 
 use std::cell::Cell;
 use std::fmt;
@@ -38,7 +41,8 @@ fn process_high() -> u64 {
     })
 }
 
-/// A fresh id's two halves: the process's high half and this thread's next counter value, scrambled.
+/// A fresh id's two halves: the process's high half, and this thread's next counter value offset
+/// by the process's random seed (the high half itself) and scrambled.
 #[inline]
 pub(crate) fn next_parts() -> (u64, NonZeroU64) {
     IDS.with(|ids| {
@@ -47,9 +51,10 @@ pub(crate) fn next_parts() -> (u64, NonZeroU64) {
             (high, next, end) = refill();
         }
         ids.set((high, next + 1, end));
-        // VARIANT sets the top bit, so the value is never zero.
-        let low = NonZeroU64::new(scramble(next) | VARIANT).unwrap_or(NonZeroU64::MIN);
-        (high, low)
+        // Adding a constant is a bijection modulo 2^62, as the scramble is; VARIANT sets the top
+        // bit, so the value is never zero.
+        let low = scramble(next.wrapping_add(high) & COUNTER_MASK) | VARIANT;
+        (high, NonZeroU64::new(low).unwrap_or(NonZeroU64::MIN))
     })
 }
 
