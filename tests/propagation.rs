@@ -93,6 +93,7 @@ fn malformed_contexts_are_errors_and_change_nothing() {
 #[test]
 fn a_w3c_trace_travels_in_the_json_context() {
     let d = get_dispatcher("propagation::w3c_trace");
+    let _recorder = recorder_on(d);
     let upstream = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let remote = instrument::extract_traceparent(upstream, Some("vendor=abc")).unwrap();
     let carried = remote.scope(|| d.in_span("handle", || capture_propagation_context().to_json()));
@@ -117,9 +118,15 @@ fn a_w3c_trace_travels_in_the_json_context() {
     );
     assert_eq!(again["traceparent"], carried["traceparent"]);
 
-    // A local trace adds nothing: the spans name it themselves.
-    let local = d.in_span("local", || capture_propagation_context().to_json());
-    assert!(local.get("traceparent").is_none(), "{local}");
+    // A local trace is named by its root, however deep the capture.
+    let mut root = d.enter_span("root", &[]);
+    let root_id = root.id().unwrap();
+    let local = root.in_scope(|| d.in_span("child", || capture_propagation_context().to_json()));
+    root.exit(None);
+    let root_trace = root_id.uuid().simple().to_string();
+    let header = local["traceparent"].as_str().unwrap();
+    assert_eq!(&header[3..35], root_trace, "{header}");
+    assert!(local.get("tracestate").is_none(), "{local}");
 
     for bad in [
         json!({"traceparent": "00-zz"}),

@@ -42,9 +42,14 @@ thread_local! {
     /// span reads on its hot path instead of touching the lazily registered `RefCell`s above.
     static RECORDED_LEN: Cell<usize> = const { Cell::new(0) };
     static HAS_TAGS: Cell<bool> = const { Cell::new(false) };
-    /// The W3C trace the current context continues (`Context::trace`); set only by attaching a
-    /// context, never by a span, so it costs spans nothing.
+    /// The W3C trace the current context continues (`Context::trace`: the remote caller's flags
+    /// and trace state); set only by attaching a context, never by a span, so it costs spans
+    /// nothing.
     static TRACE: Cell<Option<Arc<TraceParent>>> = const { Cell::new(None) };
+    /// The trace-id of the current span's trace, as a `u128` (zero outside any trace): fixed when
+    /// a root span starts (its UUID, or the trace its context carries) and set with the current
+    /// span, so that every descendant, on any thread or task, names the same trace.
+    static TRACE_ID: Cell<u128> = const { Cell::new(0) };
 }
 
 #[inline]
@@ -63,14 +68,16 @@ pub(crate) fn current() -> Option<Current> {
 pub(crate) struct Saved {
     id: Option<SpanId>,
     recording: usize,
+    trace: u128,
 }
 
-/// Makes `id` the current span; returns what was current, for [`restore`].
+/// Makes `id` the current span, in trace `trace`; returns what was current, for [`restore`].
 #[inline]
-fn replace(id: Option<SpanId>, recording: bool) -> Saved {
+fn replace(id: Option<SpanId>, recording: bool, trace: u128) -> Saved {
     Saved {
         id: CURRENT.with(|c| c.replace(id)),
         recording: usize::from(RECORDING.with(|r| r.replace(recording))),
+        trace: TRACE_ID.with(|t| t.replace(trace)),
     }
 }
 
@@ -78,6 +85,13 @@ fn replace(id: Option<SpanId>, recording: bool) -> Saved {
 fn restore(saved: Saved) {
     CURRENT.with(|c| c.set(saved.id));
     RECORDING.with(|r| r.set(saved.recording != 0));
+    TRACE_ID.with(|t| t.set(saved.trace));
+}
+
+/// The current trace's id, zero outside any trace.
+#[inline]
+pub(crate) fn current_trace() -> u128 {
+    TRACE_ID.with(Cell::get)
 }
 
 #[inline]
@@ -92,22 +106,6 @@ fn trace() -> Option<Arc<TraceParent>> {
             let trace = t.take();
             t.set(trace.clone());
             trace
-        })
-        .ok()
-        .flatten()
-}
-
-/// The trace-id of the W3C trace the current context continues, read without touching the rest
-/// of the context: what exporters name a span's trace by when it starts under a remote or
-/// restored parent.
-#[inline]
-pub(crate) fn current_trace_id() -> Option<[u8; 16]> {
-    TRACE
-        .try_with(|t| {
-            let trace = t.take();
-            let id = trace.as_ref().map(|trace| trace.trace_id);
-            t.set(trace);
-            id
         })
         .ok()
         .flatten()
@@ -155,8 +153,8 @@ pub(crate) struct Scope {
 
 impl Scope {
     #[inline]
-    pub(crate) fn enter(id: SpanId) -> Self {
-        let prev = replace(Some(id), true);
+    pub(crate) fn enter(id: SpanId, trace: u128) -> Self {
+        let prev = replace(Some(id), true, trace);
         let mark = RECORDED_LEN.with(Cell::get);
         Self { prev, mark }
     }
@@ -283,6 +281,9 @@ pub struct Context {
     /// Set by `extract_traceparent` and `Context::with_new_trace` (see `traceparent.rs`), and carried
     /// like the tags; `None` for a trace begun in this process.
     pub(crate) trace: Option<Arc<TraceParent>>,
+    /// The trace-id of the span's trace (zero when unknown): the local root's UUID, or the remote
+    /// trace's id.
+    pub(crate) trace_id: u128,
 }
 
 impl Context {
@@ -293,6 +294,7 @@ impl Context {
             span: current_id(),
             tags: tags(),
             trace: trace(),
+            trace_id: current_trace(),
         }
     }
 
@@ -303,6 +305,7 @@ impl Context {
             span,
             tags,
             trace: None,
+            trace_id: 0,
         }
     }
 
@@ -327,13 +330,26 @@ impl Context {
     /// Makes this context current until the guard is dropped.
     #[must_use = "the context is restored when the guard is dropped"]
     pub fn attach(&self) -> ContextGuard {
-        let prev_span = replace(self.span, false);
+        let prev_span = replace(self.span, false, self.effective_trace());
         let prev_tags = TagsGuard::set(self.tags.clone());
         ContextGuard {
             prev_span,
             _tags: prev_tags,
             prev_trace: TRACE.try_with(|t| t.replace(self.trace.clone())).ok(),
             _not_send: std::marker::PhantomData,
+        }
+    }
+
+    /// The trace-id spans made in this context belong to, as a `u128` (zero: none yet, a span made
+    /// here starts one): the one it carries, else the remote trace's, else its span's own UUID
+    /// (a context made by hand from a span id alone).
+    pub(crate) fn effective_trace(&self) -> u128 {
+        if self.trace_id != 0 {
+            self.trace_id
+        } else if let Some(trace) = &self.trace {
+            u128::from_be_bytes(trace.trace_id)
+        } else {
+            self.span.map_or(0, |span| span.uuid().as_u128())
         }
     }
 

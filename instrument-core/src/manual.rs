@@ -165,12 +165,24 @@ impl Dispatcher {
         if context::in_handler() {
             return Ok(());
         }
+        // The parent's trace: an open by-id span's, the current span's, or (zero) worked out from
+        // the parent's own id.
+        let trace = match parent {
+            Some(parent) if context::current_id() == Some(parent) => context::current_trace(),
+            Some(parent) => open_by_id()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&parent)
+                .map_or(0, |state| state.trace()),
+            None => 0,
+        };
         // Handlers' `new_span` runs without the map's lock held, so that a handler may itself use
         // the by-id calls.
         let mut state = Box::pin(SpanState::start_detached(
             self.chain(),
             id,
             parent,
+            trace,
             tags,
             self.name(),
             args,

@@ -30,10 +30,9 @@ pub enum PropagationError {
 }
 
 /// The current span and tags in a form that crosses process boundaries: a JSON object with
-/// `span_id` (when inside a span), `tags` (only when there are some), and, when the context
-/// continues a W3C trace (one extracted from a `traceparent` header, or begun with
-/// [`Context::with_new_trace`]), that trace as `traceparent` and `tracestate`, so that spans on
-/// the other side are exported in the same trace.
+/// `span_id`, `tags` (only when there are some), and the span's W3C trace as `traceparent` (and
+/// `tracestate` when the trace came with one), so that spans on the other side are exported in
+/// the same trace; outside any span, only the tags.
 ///
 /// ```
 /// use instrument_core::{capture_propagation_context, with_propagation_context, Context};
@@ -143,16 +142,17 @@ impl PropagationContext {
     #[must_use]
     pub fn to_context(&self) -> Context {
         let mut cx = Context::new(self.span_id, self.tags.clone());
-        cx.trace = self
+        if let Some(trace) = self
             .traceparent
             .as_deref()
             .and_then(|header| TraceParent::parse(header).ok())
-            .map(|trace| {
-                Arc::new(TraceParent {
-                    tracestate: self.tracestate.clone(),
-                    ..trace
-                })
-            });
+        {
+            cx.trace_id = u128::from_be_bytes(trace.trace_id);
+            cx.trace = Some(Arc::new(TraceParent {
+                tracestate: self.tracestate.clone(),
+                ..trace
+            }));
+        }
         cx
     }
 }
@@ -161,12 +161,7 @@ impl PropagationContext {
 #[must_use]
 pub fn capture_propagation_context() -> PropagationContext {
     let cx = Context::current();
-    // Only a trace the context carries: a local one is named by the spans themselves.
-    let trace = cx
-        .trace
-        .is_some()
-        .then(|| TraceParent::from_context(&cx))
-        .flatten();
+    let trace = TraceParent::from_context(&cx);
     PropagationContext {
         span_id: cx.span,
         tags: cx.tags,

@@ -28,6 +28,7 @@ use crate::tags::Tags;
 pub struct SpanStart<'a> {
     pub(crate) id: SpanId,
     pub(crate) parent: Option<SpanId>,
+    pub(crate) trace: u128,
     pub(crate) start: Timestamp,
     pub(crate) tags: &'a Tags,
     pub(crate) args: &'a [Arg<'a>],
@@ -52,6 +53,14 @@ impl<'a> SpanStart<'a> {
     #[must_use]
     pub fn parent_id(&self) -> Option<SpanId> {
         self.parent
+    }
+
+    /// The W3C trace-id of the span's trace: the UUID of its local root span, or the remote trace
+    /// its context continues. Every exporter names the span's trace by it, and a `traceparent`
+    /// injected inside the span carries it.
+    #[must_use]
+    pub fn trace_id(&self) -> [u8; 16] {
+        self.trace.to_be_bytes()
     }
 
     /// When the span started.
@@ -190,6 +199,12 @@ impl<'a> SpanEnd<'a> {
     #[must_use]
     pub fn id(&self) -> SpanId {
         self.core.id
+    }
+
+    /// The W3C trace-id of the span's trace, as [`SpanStart::trace_id`] gave it.
+    #[must_use]
+    pub fn trace_id(&self) -> [u8; 16] {
+        self.core.trace.to_be_bytes()
     }
 
     /// The span's name.
@@ -331,6 +346,8 @@ struct HandlerSpans {
 pub(crate) struct SpanCore {
     id: SpanId,
     parent: Option<SpanId>,
+    /// The trace-id, fixed at start.
+    trace: u128,
     start: Timestamp,
     chain: &'static Chain,
     tags: Tags,
@@ -355,6 +372,7 @@ impl SpanCore {
         chain: &'static Chain,
         id: SpanId,
         parent: Option<SpanId>,
+        trace: u128,
         tags: Tags,
         dispatcher: &'static str,
         instance: Option<&'static str>,
@@ -365,6 +383,7 @@ impl SpanCore {
         unsafe {
             (&raw mut (*place).id).write(id);
             (&raw mut (*place).parent).write(parent);
+            (&raw mut (*place).trace).write(trace);
             (&raw mut (*place).start).write(start);
             (&raw mut (*place).chain).write(chain);
             (&raw mut (*place).tags).write(tags);
@@ -384,6 +403,7 @@ impl SpanCore {
         let cx = SpanStart {
             id,
             parent,
+            trace,
             start,
             tags: &core.tags,
             args,
@@ -461,6 +481,23 @@ impl SpanCore {
     }
 }
 
+/// The trace a span starts in: the trace it was started in (`current`, non-zero), else, under a
+/// parent whose trace is unknown (a context made from a span id alone), the parent's UUID, else,
+/// for a root, its own UUID: the rule every exporter and `traceparent` follow.
+#[inline]
+fn trace_of(id: SpanId, parent: Option<SpanId>, current: u128) -> u128 {
+    if current != 0 {
+        current
+    } else {
+        root_trace(parent.unwrap_or(id))
+    }
+}
+
+#[cold]
+fn root_trace(root: SpanId) -> u128 {
+    root.uuid().as_u128()
+}
+
 /// One span from start to end: the state `#[span]` and the manual API keep for an open span.
 ///
 /// Not API: use `#[span]`, [`crate::Dispatcher::in_span`] or [`crate::Dispatcher::enter_span`].
@@ -511,27 +548,36 @@ impl SpanState {
         }
         let id = SpanId::fresh(name);
         let parent = context::current_id();
+        let trace = trace_of(id, parent, context::current_trace());
         let tags = context::tags();
         Self::init(place, |core| {
             // SAFETY: `core` points into `place`, valid for writes.
-            unsafe { SpanCore::init(core, chain, id, parent, tags, dispatcher, instance, args) };
+            unsafe {
+                SpanCore::init(
+                    core, chain, id, parent, trace, tags, dispatcher, instance, args,
+                );
+            };
         });
         true
     }
 
-    /// Starts a span with an explicit id, parent and tags (the by-id API).
+    /// Starts a span with an explicit id, parent, trace and tags (the by-id API).
     pub(crate) fn start_detached(
         chain: &'static Chain,
         id: SpanId,
         parent: Option<SpanId>,
+        trace: u128,
         tags: Tags,
         dispatcher: &'static str,
         args: &[Arg<'_>],
     ) -> Self {
+        let trace = trace_of(id, parent, trace);
         let mut place = MaybeUninit::uninit();
         Self::init(&mut place, |core| {
             // SAFETY: `core` points into `place`, valid for writes.
-            unsafe { SpanCore::init(core, chain, id, parent, tags, dispatcher, None, args) };
+            unsafe {
+                SpanCore::init(core, chain, id, parent, trace, tags, dispatcher, None, args);
+            };
         });
         // SAFETY: `init` initialised every field.
         unsafe { place.assume_init() }
@@ -557,6 +603,11 @@ impl SpanState {
         self.core.id
     }
 
+    /// The span's trace-id, as a `u128`.
+    pub(crate) fn trace(&self) -> u128 {
+        self.core.trace
+    }
+
     pub(crate) fn register(self: Pin<&mut Self>) {
         // SAFETY: nothing is moved out; the address given to `open_spans` stays valid until `finish`
         // releases it, which Drop guarantees for a pinned value.
@@ -572,7 +623,7 @@ impl SpanState {
     #[inline]
     pub fn run<R>(mut self: Pin<&mut Self>, f: impl FnOnce() -> R) -> R {
         self.as_mut().register();
-        let scope = Scope::enter(self.core.id);
+        let scope = Scope::enter(self.core.id, self.core.trace);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
         // SAFETY: only `metadata` is touched; nothing is moved.
         let this = unsafe { self.as_mut().get_unchecked_mut() };
@@ -710,6 +761,7 @@ pub(crate) unsafe fn take_for_shutdown(core: &SpanCore) -> Taken {
     Taken(SpanCore {
         id: core.id,
         parent: core.parent,
+        trace: core.trace,
         start: core.start,
         chain: core.chain,
         tags: core.tags.clone(),
@@ -762,7 +814,7 @@ pub fn run_sync<R>(
                 SpanState::start_at(&mut place.state, chain, name, dispatcher, instance, args);
             if let Some(mut state) = place.pinned() {
                 state.as_mut().register();
-                scope = Some(Scope::enter(state.core.id));
+                scope = Some(Scope::enter(state.core.id, state.core.trace));
             }
         }))
     }));

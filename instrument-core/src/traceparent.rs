@@ -158,20 +158,22 @@ impl TraceParent {
         low.to_be_bytes()
     }
 
-    /// The header to send from `cx`: its span as parent, and its trace-id, flags and trace state;
-    /// `None` outside a span. A context that carries no trace starts one at its span (the trace-id
-    /// is the span's UUID, sampled, no trace state).
+    /// The header to send from `cx`: its span as parent, its trace's id (the local root's UUID,
+    /// or the remote trace it continues), and the remote caller's flags and trace state if any;
+    /// `None` outside a span.
     #[must_use]
     pub fn from_context(cx: &Context) -> Option<Self> {
         let span = cx.span?;
         let parent_id = Self::parent_id_for(&span);
+        let trace_id = cx.effective_trace().to_be_bytes();
         Some(match cx.trace.as_deref() {
             Some(trace) => Self {
+                trace_id,
                 parent_id,
                 ..trace.clone()
             },
             None => Self {
-                trace_id: span.uuid().into_bytes(),
+                trace_id,
                 parent_id,
                 sampled: true,
                 tracestate: None,
@@ -203,6 +205,7 @@ impl TraceParent {
             ..self.clone()
         };
         let mut cx = Context::new(Some(parent), Tags::new());
+        cx.trace_id = u128::from_be_bytes(trace.trace_id);
         cx.trace = Some(Arc::new(trace));
         Ok(cx)
     }
@@ -230,20 +233,26 @@ impl fmt::Display for TraceParent {
 }
 
 impl Context {
-    /// The W3C trace-id this context carries, if any; see [`extract_traceparent`] and
-    /// [`Context::with_new_trace`].
+    /// The W3C trace-id of this context's trace, if it is in one: the UUID of the local root span
+    /// its span descends from, or the remote trace it continues ([`extract_traceparent`],
+    /// [`Context::with_new_trace`]).
     #[must_use]
     pub fn trace_id(&self) -> Option<[u8; 16]> {
-        self.trace.as_ref().map(|trace| trace.trace_id)
+        match self.effective_trace() {
+            0 => None,
+            trace => Some(trace.to_be_bytes()),
+        }
     }
 
-    /// The W3C trace-id the current context carries, if any: what [`Context::current`]`.trace_id()`
-    /// gives, without copying the rest of the context (its tags), so that an exporter can ask it
-    /// for every span.
+    /// The W3C trace-id of the current span's trace, if any: what [`Context::current`]`.trace_id()`
+    /// gives, without copying the rest of the context (its tags).
     #[must_use]
     #[inline]
     pub fn current_trace_id() -> Option<[u8; 16]> {
-        crate::context::current_trace_id()
+        match crate::context::current_trace() {
+            0 => None,
+            trace => Some(trace.to_be_bytes()),
+        }
     }
 
     /// This context as the start of a new W3C trace: a random trace-id, sampled, no trace state.
@@ -260,9 +269,11 @@ impl Context {
     /// ```
     #[must_use]
     pub fn with_new_trace(mut self) -> Self {
+        // A v4 UUID is never nil.
+        let trace_id = uuid::Uuid::new_v4().into_bytes();
+        self.trace_id = u128::from_be_bytes(trace_id);
         self.trace = Some(Arc::new(TraceParent {
-            // A v4 UUID is never nil.
-            trace_id: uuid::Uuid::new_v4().into_bytes(),
+            trace_id,
             // Replaced by the injecting span's id; kept valid meanwhile.
             parent_id: [0, 0, 0, 0, 0, 0, 0, 1],
             sampled: true,

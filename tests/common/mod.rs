@@ -18,6 +18,10 @@ pub struct Seen {
     pub result: Option<Value>,
     pub error: Option<String>,
     pub metadata: Vec<(String, Value)>,
+    /// The trace-id as `SpanEnd::trace_id` gave it.
+    pub trace_id: [u8; 16],
+    /// The trace-id as `SpanStart::trace_id` gave it.
+    pub start_trace_id: [u8; 16],
 }
 
 /// One event as a handler saw it.
@@ -75,6 +79,7 @@ impl Recorder {
 pub struct Open {
     args: Vec<(String, Value)>,
     tags: Tags,
+    trace_id: [u8; 16],
 }
 
 impl SpanHandler for Recorder {
@@ -89,6 +94,7 @@ impl SpanHandler for Recorder {
                 .map(|a| (a.name().to_owned(), a.to_json()))
                 .collect(),
             tags: start.tags().clone(),
+            trace_id: start.trace_id(),
         }))
     }
 
@@ -122,6 +128,8 @@ impl Recorder {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect(),
+            trace_id: end.trace_id(),
+            start_trace_id: open.trace_id,
         });
     }
 }

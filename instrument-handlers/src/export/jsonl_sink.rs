@@ -12,7 +12,6 @@ use super::deadline::Deadline;
 use super::error::ExportError;
 use super::jsonl_format::{ExportedEvent, ExportedSpan, SpanAttributes, SpanStatus};
 use super::pipeline::{Sink, SinkCounters, Wants};
-use super::trace_ids::hex;
 
 /// Writes spans as JSON Lines to a file or any `Write + Send`.
 pub(crate) struct JsonlSink<W: Write> {
@@ -52,7 +51,8 @@ fn exported(span: &FinishedSpan) -> ExportedSpan {
         span_id: record.id.to_string(),
         parent_id: record.parent.map(|parent| parent.to_string()),
         name: record.id.name().to_owned(),
-        trace_id: Some(hex(&span.trace_id)),
+        // 32 lower-case hex digits, as `traceparent` and OTLP JSON write it.
+        trace_id: Some(uuid::Uuid::from_bytes(span.trace_id).simple().to_string()),
         dispatcher: record.dispatcher.to_owned(),
         start_unix_nano: record.start.unix_nanos(),
         end_unix_nano: record.end.unix_nanos(),

@@ -28,7 +28,6 @@ pub mod otlp;
 mod pipeline;
 mod record;
 mod thread_id;
-mod trace_ids;
 
 pub use chrome::{ChromeSpan, ChromeTraceExporter, DEFAULT_CHROME_CAPACITY};
 pub use error::ExportError;

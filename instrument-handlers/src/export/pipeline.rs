@@ -9,7 +9,7 @@ use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use instrument_core::{
-    Context, Dispatcher, EventEnvelope, EventHandler, SpanEnd, SpanHandler, SpanId, SpanStart,
+    Dispatcher, EventEnvelope, EventHandler, SpanEnd, SpanHandler, SpanId, SpanStart,
 };
 
 use super::assemble::{Assembler, FinishedSpan};
@@ -102,14 +102,7 @@ pub(crate) struct SinkCounters {
 /// What recording threads (and the pipeline's own methods) send to its thread.
 pub(crate) enum Message {
     /// A span started: lets the thread give it a trace and collect its events.
-    Start {
-        id: SpanId,
-        parent: Option<SpanId>,
-        /// The W3C trace the context carries: one extracted from a `traceparent` header, begun
-        /// with `Context::with_new_trace`, or restored from a propagation context. Spans started
-        /// in such a context belong to that trace, whoever their parent is.
-        context_trace: Option<[u8; 16]>,
-    },
+    Start(SpanId),
     /// An event was emitted inside a span.
     Event(Box<EventRecord>),
     /// A span ended.
@@ -430,7 +423,7 @@ impl ExportPipeline {
             Message::Event(_) => &self.0.shared.dropped_events,
             // A lost start costs the span its events, and its children their trace if it is a
             // root; the span itself is still exported when its end fits.
-            Message::Start { .. } | Message::Flush { .. } => {
+            Message::Start(_) | Message::Flush { .. } => {
                 if !self.0.shared.woken.swap(true, Ordering::AcqRel) {
                     self.0.worker.unpark();
                 }
@@ -512,11 +505,7 @@ impl SpanHandler for ExportPipeline {
 
     #[inline]
     fn new_span(&self, start: &SpanStart<'_>) -> Option<Args> {
-        self.send(Message::Start {
-            id: start.id(),
-            parent: start.parent_id(),
-            context_trace: Context::current_trace_id(),
-        });
+        self.send(Message::Start(start.id()));
         Some(capture_args(start.args()))
     }
 
@@ -602,18 +591,14 @@ impl Worker {
                 Message::Event(_) => {
                     self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
                 }
-                Message::Start { .. } => {}
+                Message::Start(_) => {}
             }
         }
     }
 
     fn handle(&mut self, message: Message) {
         match message {
-            Message::Start {
-                id,
-                parent,
-                context_trace,
-            } => self.assembler.start(id, parent, context_trace),
+            Message::Start(id) => self.assembler.start(id),
             Message::Event(record) => {
                 if !self.assembler.event(*record) {
                     self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);

@@ -26,6 +26,8 @@ pub(crate) struct Extra {
 pub(crate) struct SpanRecord {
     pub(crate) id: SpanId,
     pub(crate) parent: Option<SpanId>,
+    /// The W3C trace-id, as the core fixed it.
+    pub(crate) trace_id: [u8; 16],
     pub(crate) start: Timestamp,
     pub(crate) end: Timestamp,
     pub(crate) dispatcher: &'static str,
@@ -72,6 +74,7 @@ impl SpanRecord {
         Self {
             id: end.id(),
             parent: end.parent_id(),
+            trace_id: end.trace_id(),
             start: end.start(),
             end: end.end(),
             dispatcher: end.dispatcher(),
