@@ -6,7 +6,8 @@
 # `cargo run --example rag_pipeline` with the OTLP exporter pointed at it, then reads the spans back
 # from Phoenix's REST API and fails unless they are there: the LLM span with its model name, messages
 # and token counts, the retriever span with its documents, and parent links forming one trace per
-# query. Phoenix is stopped on exit, whatever happens.
+# query; then runs examples/two_services.rs (two processes, traceparent over HTTP) and fails unless
+# each query is one trace across both services. Phoenix is stopped on exit, whatever happens.
 #
 # Usage: bash scripts/phoenix-e2e.sh      (PHOENIX_PORT=6006 PHOENIX_GRPC_PORT=4317 by default)
 # Too heavy for .ci/run (the venv is ~850 MB); the exporter's own tests use an in-process receiver.
@@ -62,3 +63,14 @@ for _ in $(seq 1 30); do
     sleep 1
 done
 "$VENV/bin/python" "$REPO/scripts/phoenix/check_spans.py" "$WORKDIR/spans.json"
+
+echo "== two services, one trace: examples/two_services.rs (two processes, traceparent over HTTP)"
+PHOENIX_COLLECTOR_ENDPOINT="$BASE" PHOENIX_PROJECT_NAME="$PROJECT-two-services" \
+    cargo run --quiet --example two_services >"$WORKDIR/two_services.log"
+grep -E "otlp" "$WORKDIR/two_services.log" || true
+for _ in $(seq 1 30); do
+    curl -fs "$BASE/v1/projects/$PROJECT-two-services/spans?limit=1000" >"$WORKDIR/two_services.json" || true
+    if "$VENV/bin/python" "$REPO/scripts/phoenix/check_two_services.py" "$WORKDIR/two_services.json" --quiet; then break; fi
+    sleep 1
+done
+"$VENV/bin/python" "$REPO/scripts/phoenix/check_two_services.py" "$WORKDIR/two_services.json"

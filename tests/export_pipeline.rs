@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use instrument::handlers::export::otlp::OtlpConfig;
-use instrument::handlers::export::{ExportPipeline, read_jsonl};
+use instrument::handlers::export::{ChromeTraceExporter, ExportPipeline, read_jsonl};
 use instrument::{
     capture_propagation_context, extract_traceparent, get_dispatcher, with_propagation_context,
 };
@@ -37,6 +37,9 @@ fn jsonl_and_otlp_from_one_pipeline_agree() {
         .unwrap();
     let dispatcher = get_dispatcher("tests::export_pipeline::jsonl_and_otlp_agree");
     pipeline.register(dispatcher);
+    // The Chrome trace writer keeps its own buffers, and names the same traces.
+    let chrome = ChromeTraceExporter::new();
+    chrome.register(dispatcher);
 
     dispatcher.in_span("query", || {
         dispatcher.in_span("retrieve", || dispatcher.in_span("embed", || ()));
@@ -102,6 +105,26 @@ fn jsonl_and_otlp_from_one_pipeline_agree() {
         .collect();
     assert_eq!(from_jsonl.len(), 7);
     assert_eq!(from_jsonl, from_otlp);
+    let chrome_path = path.with_extension("trace.json");
+    chrome.write_to(&chrome_path).unwrap();
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&chrome_path).unwrap()).unwrap();
+    std::fs::remove_file(&chrome_path).ok();
+    let complete: Vec<_> = trace["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["ph"] == "X")
+        .collect();
+    assert_eq!(complete.len(), 7);
+    for event in complete {
+        let name = event["name"].as_str().unwrap();
+        assert_eq!(
+            event["args"]["trace_id"],
+            from_otlp[name].0.as_str(),
+            "{name}"
+        );
+    }
 
     let trace = |name: &str| from_otlp[name].0.clone();
     for name in ["retrieve", "embed", "synthesize"] {

@@ -4,13 +4,10 @@
 //!
 //! # What a span becomes
 //!
-//! - Ids: the span id is the low 64 bits of the span's UUID and a root's trace id is its whole UUID
-//!   (see [`crate::export::ExportPipeline`] for the one rule every exporter follows); children take
-//!   their root's trace, and spans in a context that carries a W3C trace (extracted from a
-//!   `traceparent`, begun with `Context::with_new_trace`, or restored from a propagation context)
-//!   take that trace. A `traceparent` injected inside a root span, or in such a context, names the
-//!   trace the spans are exported in; injected deeper in a local trace it names the current span's
-//!   UUID instead (to be fixed: the trace id is to travel with the context from the root). Parent links, start and end in Unix nanoseconds,
+//! - Ids: the span id is the low 64 bits of the span's UUID; the trace id is the one the core fixed
+//!   when the trace's root started ([`instrument_core::SpanStart::trace_id`]: the root's UUID, or
+//!   the remote trace its context continues), the same one a `traceparent` injected anywhere in
+//!   the trace carries and every other exporter writes. Parent links, start and end in Unix nanoseconds,
 //!   status `ERROR` with the drop error as message ([`instrument_core::SpanEnd::error`]), `OK`
 //!   otherwise. One `ScopeSpans` per dispatcher, named after it.
 //! - Resource: `service.name` and `openinference.project.name` ([`OtlpConfig::service_name`],
