@@ -138,15 +138,38 @@ impl OtlpSink {
     /// else is in flight.
     fn reserve(&self, spans: u64, deadline: &Deadline, wait: bool) -> bool {
         let capacity = self.shared.capacity.load(Ordering::Relaxed);
+        self.wait_for(deadline, wait, |in_flight| {
+            let fits = in_flight.requests == 0 || in_flight.spans + spans <= capacity;
+            if fits {
+                in_flight.requests += 1;
+                in_flight.spans += spans;
+            }
+            fits
+        })
+    }
+
+    /// Waits until the sending thread has sent (or given up) everything, or the deadline passed:
+    /// whether it is done.
+    fn wait_idle(&self, deadline: &Deadline) -> bool {
+        self.wait_for(deadline, true, |in_flight| in_flight.requests == 0)
+    }
+
+    /// Checks `ready` (which may update what is in flight) each time the sending thread makes
+    /// progress, until it holds or, waiting only with `wait`, the deadline has passed: whether it
+    /// held.
+    fn wait_for(
+        &self,
+        deadline: &Deadline,
+        wait: bool,
+        mut ready: impl FnMut(&mut InFlight) -> bool,
+    ) -> bool {
         let mut in_flight = self
             .shared
             .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         loop {
-            if in_flight.requests == 0 || in_flight.spans + spans <= capacity {
-                in_flight.requests += 1;
-                in_flight.spans += spans;
+            if ready(&mut in_flight) {
                 return true;
             }
             let left = deadline
@@ -163,32 +186,6 @@ impl OtlpSink {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-    }
-
-    /// Waits until the sending thread has sent (or given up) everything, or the deadline passed:
-    /// whether it is done.
-    fn wait_idle(&self, deadline: &Deadline) -> bool {
-        let mut in_flight = self
-            .shared
-            .in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        while in_flight.requests > 0 {
-            let Some(left) = deadline
-                .get()
-                .map(|end| end.saturating_duration_since(Instant::now()))
-                .filter(|left| !left.is_zero())
-            else {
-                return false;
-            };
-            in_flight = self
-                .shared
-                .progress
-                .wait_timeout(in_flight, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        true
     }
 }
 
