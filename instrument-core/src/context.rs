@@ -29,11 +29,16 @@ pub(crate) struct Current {
 type Recorded = (SpanId, Cow<'static, str>, Value);
 
 thread_local! {
-    // The current span's id and whether it records, in two cells rather than one `Option<Current>`:
-    // the id alone has a niche, so entering and leaving a span copies whole words, which the CPU
-    // forwards from store to load without stalling.
-    static CURRENT: Cell<Option<SpanId>> = const { Cell::new(None) };
-    static RECORDING: Cell<bool> = const { Cell::new(false) };
+    /// The current span, its trace and whether it records: one cell of whole words, so that
+    /// entering and leaving a span is one thread-local access copying words, which the CPU
+    /// forwards from store to load without stalling.
+    static CURRENT: Cell<Saved> = const {
+        Cell::new(Saved {
+            id: None,
+            recording: 0,
+            trace: 0,
+        })
+    };
     static TAGS: RefCell<Tags> = const { RefCell::new(Tags::new()) };
     static IN_HANDLER: Cell<bool> = const { Cell::new(false) };
     /// Metadata recorded by code inside a span, collected by the span's scope when it is left.
@@ -46,18 +51,14 @@ thread_local! {
     /// and trace state); set only by attaching a context, never by a span, so it costs spans
     /// nothing.
     static TRACE: Cell<Option<Arc<TraceParent>>> = const { Cell::new(None) };
-    /// The trace-id of the current span's trace, as a `u128` (zero outside any trace): fixed when
-    /// a root span starts (its UUID, or the trace its context carries) and set with the current
-    /// span, so that every descendant, on any thread or task, names the same trace.
-    static TRACE_ID: Cell<u128> = const { Cell::new(0) };
 }
 
 #[inline]
 pub(crate) fn current() -> Option<Current> {
-    let id = CURRENT.with(Cell::get)?;
+    let saved = CURRENT.with(Cell::get);
     Some(Current {
-        id,
-        recording: RECORDING.with(Cell::get),
+        id: saved.id?,
+        recording: saved.recording != 0,
     })
 }
 
@@ -68,35 +69,38 @@ pub(crate) fn current() -> Option<Current> {
 pub(crate) struct Saved {
     id: Option<SpanId>,
     recording: usize,
+    /// The trace-id of the current span's trace, as a `u128` (zero outside any trace): fixed when
+    /// a root span starts (its UUID, or the trace its context carries) and set with the current
+    /// span, so that every descendant, on any thread or task, names the same trace.
     trace: u128,
 }
 
 /// Makes `id` the current span, in trace `trace`; returns what was current, for [`restore`].
 #[inline]
 fn replace(id: Option<SpanId>, recording: bool, trace: u128) -> Saved {
-    Saved {
-        id: CURRENT.with(|c| c.replace(id)),
-        recording: usize::from(RECORDING.with(|r| r.replace(recording))),
-        trace: TRACE_ID.with(|t| t.replace(trace)),
-    }
+    CURRENT.with(|c| {
+        c.replace(Saved {
+            id,
+            recording: usize::from(recording),
+            trace,
+        })
+    })
 }
 
 #[inline]
 fn restore(saved: Saved) {
-    CURRENT.with(|c| c.set(saved.id));
-    RECORDING.with(|r| r.set(saved.recording != 0));
-    TRACE_ID.with(|t| t.set(saved.trace));
+    CURRENT.with(|c| c.set(saved));
 }
 
 /// The current trace's id, zero outside any trace.
 #[inline]
 pub(crate) fn current_trace() -> u128 {
-    TRACE_ID.with(Cell::get)
+    CURRENT.with(Cell::get).trace
 }
 
 #[inline]
 pub(crate) fn current_id() -> Option<SpanId> {
-    CURRENT.with(Cell::get)
+    CURRENT.with(Cell::get).id
 }
 
 /// The current context's W3C trace.
