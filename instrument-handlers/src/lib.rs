@@ -18,6 +18,8 @@
 //! - `tracing_bridge` (feature `tracing`) joins the `tracing` crate both ways: `InstrumentLayer`
 //!   turns other crates' `tracing` spans and events into instrument ones, and `TracingForwarder`
 //!   sends instrument spans and events on to `tracing` subscribers.
+//! - `openai` (feature `openai`): `InstrumentedClient` wraps `async-openai`'s client so that its
+//!   calls are spans with the catalog's LLM and embedding events.
 //! - `export::otlp` (feature `otlp`) sends spans to Arize Phoenix or an OpenTelemetry collector as
 //!   OTLP/HTTP protobuf with OpenInference attributes: `OtlpExporter`, batched on a background
 //!   thread with a bounded queue and retries.
@@ -40,6 +42,8 @@ mod chunk_queue;
 mod debug;
 pub mod export;
 mod finetuning;
+#[cfg(feature = "openai")]
+pub mod openai;
 mod register;
 mod simple;
 mod thread_buffer;
