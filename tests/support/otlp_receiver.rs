@@ -87,7 +87,13 @@ impl Tls {
         std::fs::write(&ca_file, certified.cert.pem()).unwrap();
         let key =
             rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
-        let config = rustls::ServerConfig::builder()
+        // Named explicitly: with `async-openai` in the tests' build, rustls has two providers and
+        // no process default. (ring's is deprecated only for lacking post-quantum key exchange.)
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
             .with_no_client_auth()
             .with_single_cert(vec![certified.cert.der().clone()], key)
             .unwrap();
