@@ -8,8 +8,11 @@
 //! `CallbackBridge`), the events by type, the token totals (`TokenCountingHandler`), and the chats
 //! as fine-tuning JSONL (`FineTuningHandler`, written to the system's temp directory).
 //!
-//! Run it with `cargo run --example rag_pipeline`. To use a real model, implement `rag::llm::Llm`
-//! for your client and build the pipeline with `RagPipeline::build(config, your_llm)`.
+//! Run it with `cargo run --example rag_pipeline`. With `OPENAI_BASE_URL` and `OPENAI_API_KEY` set
+//! (models from `OPENAI_MODEL` and `OPENAI_EMBEDDING_MODEL`, default `gpt-4o-mini` and
+//! `text-embedding-3-small`) its LLM and embedding steps go to that OpenAI-compatible server
+//! through `instrument`'s instrumented `async-openai` client, and the token totals are the
+//! server's. For another client, implement `rag::llm::Llm` and use `RagPipeline::build`.
 //!
 //! When the environment names an OTLP backend it also exports every span over OTLP/HTTP with
 //! OpenInference attributes: `OTEL_EXPORTER_OTLP_ENDPOINT` (and the other `OTEL_*` variables) for
@@ -27,7 +30,9 @@ use std::time::Duration;
 
 use instrument::callbacks::CBEventType;
 use instrument::handlers::export::otlp::OtlpConfig;
+use rag::llm::Llm;
 use rag::observe::Observers;
+use rag::openai::OpenAiSettings;
 use rag::pipeline::Config;
 use rag::{DISPATCHER, RagPipeline};
 
@@ -72,35 +77,20 @@ async fn main() {
         (exporter, path)
     });
 
-    println!("RAG pipeline, offline: bundled documents, hashed embeddings, a local stand-in LLM\n");
-    let pipeline = RagPipeline::local(Config::default(), Duration::from_millis(3)).await;
-    println!(
-        "indexed {} documents into {} chunks\n",
-        rag::documents::bundled().len(),
-        pipeline.chunk_count()
-    );
-
-    for question in QUESTIONS {
-        println!("Q: {question}");
-        print!("A: ");
-        let answer = pipeline
-            .query(question, &mut |piece| {
-                print!("{piece}");
-                let _ = std::io::stdout().flush();
-            })
-            .await;
-        let sources: Vec<String> = answer
-            .sources
-            .iter()
-            .map(|hit| format!("{} ({:.2})", hit.id(), hit.score.unwrap_or_default()))
-            .collect();
-        println!("\n   sources: {}", sources.join(", "));
-        println!(
-            "   usage:   {} prompt + {} completion = {} tokens\n",
-            answer.usage["prompt_tokens"],
-            answer.usage["completion_tokens"],
-            answer.usage["total_tokens"]
-        );
+    match OpenAiSettings::from_env() {
+        Some(settings) => {
+            println!(
+                "RAG pipeline on {} (embeddings: {}) at {}: bundled documents\n",
+                settings.model, settings.embedding_model, settings.base_url
+            );
+            ask(&RagPipeline::openai(Config::default(), &settings).await).await;
+        }
+        None => {
+            println!(
+                "RAG pipeline, offline: bundled documents, hashed embeddings, a local stand-in LLM\n"
+            );
+            ask(&RagPipeline::local(Config::default(), Duration::from_millis(3)).await).await;
+        }
     }
 
     println!("── span trees (SimpleSpanHandler) ──");
@@ -185,6 +175,37 @@ async fn main() {
             otlp.exported_spans(),
             otlp.dropped_spans(),
             flushed.err().map(|e| format!(" ({e})")).unwrap_or_default()
+        );
+    }
+}
+
+/// Asks the bundled questions, printing each answer as it streams, its sources and its usage.
+async fn ask<L: Llm>(pipeline: &RagPipeline<L>) {
+    println!(
+        "indexed {} documents into {} chunks\n",
+        rag::documents::bundled().len(),
+        pipeline.chunk_count()
+    );
+    for question in QUESTIONS {
+        println!("Q: {question}");
+        print!("A: ");
+        let answer = pipeline
+            .query(question, &mut |piece| {
+                print!("{piece}");
+                let _ = std::io::stdout().flush();
+            })
+            .await;
+        let sources: Vec<String> = answer
+            .sources
+            .iter()
+            .map(|hit| format!("{} ({:.2})", hit.id(), hit.score.unwrap_or_default()))
+            .collect();
+        println!("\n   sources: {}", sources.join(", "));
+        println!(
+            "   usage:   {} prompt + {} completion = {} tokens\n",
+            answer.usage["prompt_tokens"],
+            answer.usage["completion_tokens"],
+            answer.usage["total_tokens"]
         );
     }
 }

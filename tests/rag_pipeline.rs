@@ -4,6 +4,9 @@
 //! The pipeline runs once, on the demo's own dispatchers (`rag_pipeline::rag::*`, with the
 //! handlers on `rag_pipeline::rag`); each test checks one side of that run.
 
+// The demo's whole pipeline is included; this test drives its offline side
+// (tests/rag_openai.rs the other).
+#[allow(dead_code)]
 #[path = "../examples/rag/mod.rs"]
 mod rag;
 

@@ -78,3 +78,22 @@ fn fnv1a(word: &str) -> usize {
     let hash = hash as usize;
     hash
 }
+
+/// The embedding model the index uses: the local hashed one, or a remote one.
+#[derive(Debug, Clone)]
+pub enum Embedder {
+    /// [`HashEmbedding`], offline.
+    Hash(HashEmbedding),
+    /// A model behind the instrumented `async-openai` client.
+    OpenAi(super::openai::OpenAiEmbedding),
+}
+
+impl Embedder {
+    /// Embeds `texts`, one vector each.
+    pub async fn embed(&self, texts: &[String]) -> Vec<Embedding> {
+        match self {
+            Self::Hash(model) => model.embed(texts).await,
+            Self::OpenAi(model) => model.embed(texts).await,
+        }
+    }
+}

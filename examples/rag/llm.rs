@@ -33,6 +33,12 @@ pub trait Llm: Send + Sync {
         &self,
         messages: Vec<ChatMessage>,
     ) -> impl Stream<Item = ChatResponse> + Send + Unpin + '_;
+
+    /// Whether the client reports its calls itself (an `instrument`-instrumented client does):
+    /// then [`stream_chat`] adds no span of its own around them.
+    fn reports_its_calls(&self) -> bool {
+        false
+    }
 }
 
 /// A stand-in LLM, local and deterministic: it answers with the context sentences that share the
@@ -173,17 +179,25 @@ impl Stream for LocalStream {
 
 /// Calls `llm` on `messages` through `instrument`'s [`ChatStream`]: a span named
 /// `llm.stream_chat` that lasts until the answer has streamed, with `LLMChatStartEvent` now, an
-/// `LLMChatInProgressEvent` per piece, and `LLMChatEndEvent` (with the usage) at the end.
+/// `LLMChatInProgressEvent` per piece, and `LLMChatEndEvent` (with the usage) at the end. A model
+/// whose client reports its own calls is called as it is.
 pub fn stream_chat<L: Llm>(
     llm: &L,
     messages: Vec<ChatMessage>,
-) -> ChatStream<impl Stream<Item = ChatResponse> + Send + '_> {
+) -> Pin<Box<dyn Stream<Item = ChatResponse> + Send + '_>> {
+    if llm.reports_its_calls() {
+        return Box::pin(llm.stream_chat(messages));
+    }
     let start = LLMChatStartEvent {
         messages: messages.clone(),
         additional_kwargs: Map::new(),
         model_dict: llm.metadata(),
     };
-    ChatStream::new(dispatcher!(), start, llm.stream_chat(messages))
+    Box::pin(ChatStream::new(
+        dispatcher!(),
+        start,
+        llm.stream_chat(messages),
+    ))
 }
 
 /// The next item of `stream`.

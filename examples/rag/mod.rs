@@ -22,6 +22,7 @@ pub mod documents;
 pub mod embedding;
 pub mod llm;
 pub mod observe;
+pub mod openai;
 pub mod pipeline;
 pub mod rerank;
 pub mod retrieval;

@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 use super::chunking::SentenceSplitter;
 use super::dispatcher;
 use super::documents;
-use super::embedding::HashEmbedding;
+use super::embedding::{Embedder, HashEmbedding};
 use super::llm::{Llm, LocalLlm};
+use super::openai::{OpenAiEmbedding, OpenAiLlm, OpenAiSettings};
 use super::rerank::KeywordReranker;
 use super::retrieval::VectorRetriever;
 use super::synthesis::Synthesizer;
@@ -68,11 +69,28 @@ impl RagPipeline<LocalLlm> {
     }
 }
 
+impl RagPipeline<OpenAiLlm> {
+    /// The pipeline on a real model: its chat and embedding models behind the instrumented
+    /// `async-openai` client, at `settings`.
+    pub async fn openai(config: Config, settings: &OpenAiSettings) -> Self {
+        let embedder = Embedder::OpenAi(OpenAiEmbedding::new(settings));
+        Self::build_with(config, OpenAiLlm::new(settings), embedder).await
+    }
+}
+
 impl<L: Llm> RagPipeline<L> {
-    /// Indexes the bundled documents (chunk, embed) and keeps `llm` to answer with.
+    /// Indexes the bundled documents (chunk, embed locally) and keeps `llm` to answer with.
     pub async fn build(config: Config, llm: L) -> Self {
+        let embedder = Embedder::Hash(HashEmbedding {
+            dim: config.embed_dim,
+        });
+        Self::build_with(config, llm, embedder).await
+    }
+
+    /// As [`RagPipeline::build`], embedding with `embedder`.
+    pub async fn build_with(config: Config, llm: L, embedder: Embedder) -> Self {
         Self {
-            retriever: build_index(config).await,
+            retriever: build_index(config, embedder).await,
             reranker: KeywordReranker {
                 top_n: config.top_n,
             },
@@ -119,14 +137,11 @@ impl<L: Llm> RagPipeline<L> {
 }
 
 /// Loads the bundled documents, splits them and embeds the chunks.
-#[span]
-async fn build_index(config: Config) -> VectorRetriever {
+#[span(skip(embedder))]
+async fn build_index(config: Config, embedder: Embedder) -> VectorRetriever {
     let splitter = SentenceSplitter {
         chunk_words: config.chunk_words,
     };
     let nodes = splitter.split(&documents::bundled());
-    let embed_model = HashEmbedding {
-        dim: config.embed_dim,
-    };
-    VectorRetriever::from_nodes(nodes, embed_model, config.top_k).await
+    VectorRetriever::from_nodes(nodes, embedder, config.top_k).await
 }

@@ -5,25 +5,21 @@ use instrument::llm::{Embedding, NodeWithScore, QueryType, TextNode};
 use instrument::span;
 
 use super::dispatcher;
-use super::embedding::{HashEmbedding, cosine};
+use super::embedding::{Embedder, cosine};
 
 /// Nodes and their embeddings; answers a query with the `top_k` nodes closest to it by cosine.
 #[derive(Debug)]
 pub struct VectorRetriever {
     nodes: Vec<TextNode>,
     vectors: Vec<Embedding>,
-    embed_model: HashEmbedding,
+    embed_model: Embedder,
     /// How many nodes a query returns.
     pub top_k: usize,
 }
 
 impl VectorRetriever {
     /// Indexes `nodes`: embeds their texts with `embed_model`.
-    pub async fn from_nodes(
-        nodes: Vec<TextNode>,
-        embed_model: HashEmbedding,
-        top_k: usize,
-    ) -> Self {
+    pub async fn from_nodes(nodes: Vec<TextNode>, embed_model: Embedder, top_k: usize) -> Self {
         let texts: Vec<String> = nodes.iter().map(|node| node.text.clone()).collect();
         let vectors = embed_model.embed(&texts).await;
         Self {

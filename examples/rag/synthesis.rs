@@ -1,7 +1,5 @@
 //! Writing the answer: a prompt from the question and the chosen chunks, streamed through the LLM.
 
-use std::pin::pin;
-
 use instrument::events::{SynthesizeEndEvent, SynthesizeStartEvent};
 use instrument::llm::{ChatMessage, NodeWithScore, QueryType};
 use instrument::span;
@@ -59,7 +57,7 @@ impl<L: Llm> Synthesizer<L> {
         dispatcher.event(SynthesizeStartEvent {
             query: QueryType::from(query),
         });
-        let mut stream = pin!(stream_chat(&self.llm, Self::messages(query, nodes)));
+        let mut stream = stream_chat(&self.llm, Self::messages(query, nodes));
         let mut last = None;
         while let Some(response) = next(&mut stream).await {
             on_token(response.delta.as_deref().unwrap_or_default());
