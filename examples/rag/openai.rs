@@ -132,7 +132,7 @@ type StartFuture<'a> =
 enum OpenAiStream<'a> {
     Starting(StartFuture<'a>),
     Streaming {
-        chunks: InstrumentedChatStream,
+        chunks: Box<InstrumentedChatStream>,
         text: String,
         usage: Option<Value>,
     },
@@ -148,7 +148,7 @@ impl Stream for OpenAiStream<'_> {
                 OpenAiStream::Starting(future) => match ready!(future.as_mut().poll(cx)) {
                     Ok(chunks) => {
                         *self = OpenAiStream::Streaming {
-                            chunks,
+                            chunks: Box::new(chunks),
                             text: String::new(),
                             usage: None,
                         };
@@ -162,7 +162,7 @@ impl Stream for OpenAiStream<'_> {
                     chunks,
                     text,
                     usage,
-                } => match ready!(Pin::new(chunks).poll_next(cx)) {
+                } => match ready!(Pin::new(&mut **chunks).poll_next(cx)) {
                     Some(Ok(chunk)) => {
                         let chunk = serde_json::to_value(&chunk).unwrap_or(Value::Null);
                         if !chunk["usage"].is_null() {
