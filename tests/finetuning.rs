@@ -203,6 +203,15 @@ fn instrumentation_events_become_examples() {
         messages: messages.clone(),
         response: None,
     });
+    // An answer with neither text nor tool calls (its content was not recorded): nothing to learn.
+    let empty = ChatMessage {
+        content: None,
+        ..ChatMessage::assistant("")
+    };
+    dispatcher.event(LLMChatEndEvent {
+        messages: messages.clone(),
+        response: Some(ChatResponse::new(empty)),
+    });
 
     let examples = finetuning.examples();
     assert_eq!(examples.len(), 3);

@@ -92,7 +92,7 @@ struct State {
 /// form or as `{name, description, parameters}`, or `functions`). As an [`EventHandler`]:
 /// [`LLMChatStartEvent`] (for the functions in its `additional_kwargs`) and [`LLMChatEndEvent`],
 /// matched by the span they were emitted in. Clones share what they collected. Calls without an
-/// answer are skipped.
+/// answer, or whose answer has neither text nor tool calls, are skipped.
 ///
 /// It keeps the last [`capacity`](Self::capacity) examples, counting the ones it lets go in
 /// [`evicted`](Self::evicted).
@@ -276,7 +276,9 @@ impl FineTuningHandler {
             .and_then(|at| state.pending.remove(at))
             .map(|(_, pending)| pending)
             .unwrap_or_default();
-        let Some(answer) = answer else { return };
+        let Some(answer) = answer.filter(says_something) else {
+            return;
+        };
         let messages = messages.or(pending.messages).unwrap_or_default();
         let mut all_functions = pending.functions;
         all_functions.extend(functions);
@@ -291,6 +293,12 @@ impl FineTuningHandler {
         };
         state.examples.push(example);
     }
+}
+
+/// Whether an answer can teach anything: it has text or calls tools. A call whose answer was not
+/// recorded (a `tracing` span whose content capture was off) makes no example.
+fn says_something(answer: &ChatMessage) -> bool {
+    answer.content.is_some() || answer.additional_kwargs.contains_key("tool_calls")
 }
 
 /// A message as OpenAI takes it: `role`, `content` (left out when there is none), then the
