@@ -31,6 +31,11 @@ impl Fields {
         self.0.is_empty()
     }
 
+    /// Each field's name and value, in the order first recorded.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+        self.0.iter().map(|(name, value)| (*name, value))
+    }
+
     /// Each field as a span argument.
     pub(super) fn args(&self) -> Vec<Arg<'_>> {
         self.0

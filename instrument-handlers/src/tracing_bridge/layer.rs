@@ -1,6 +1,6 @@
 //! `InstrumentLayer`: `tracing` spans and events as instrument spans and events.
 
-use instrument_core::{Arg, Context, SpanGuard, SpanId, current_span, current_tags};
+use instrument_core::{Arg, Context, Dispatcher, SpanGuard, SpanId, current_span, current_tags};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Level, Subscriber};
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
@@ -9,7 +9,7 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 use super::event::TracingEvent;
 use super::fields::{self, Fields};
 use super::loop_guard::{self, Bridging};
-use super::{entered, target};
+use super::{entered, genai, target};
 
 /// A [`Layer`] that turns the `tracing` spans and events of other crates (reqwest, tokio, sqlx …)
 /// into instrument spans and [`TracingEvent`]s, on the dispatcher named after each one's target.
@@ -29,6 +29,15 @@ use super::{entered, target};
 /// directly in it (what `#[tracing::instrument(err)]` emits): then it is dropped with that error's
 /// text, and handlers see a `SpanDropEvent`.
 ///
+/// Spans that follow the OpenTelemetry GenAI conventions (`gen_ai.operation.name` and friends, as
+/// `rig` records its model calls) become LLM calls too: when such a span closes, the catalog's
+/// events for it (`LLMChatStartEvent` and `LLMChatEndEvent` with the messages, model and usage;
+/// completion, embedding, tool-call and agent events) are emitted inside its bridged span, so
+/// `TokenCountingHandler`, `FineTuningHandler` and the exporters see the call as they see one
+/// made in instrument. The field names read and how each becomes an event are in the docs of the
+/// `genai` module of this bridge (source `tracing_bridge/genai/mod.rs`);
+/// [`InstrumentLayer::without_genai`] turns this off.
+///
 /// Only dispatchers with a handler anywhere up their chain cost more than a lookup: a span or event
 /// whose dispatcher has none is not bridged, and its fields are never read. Spans and events made by
 /// [`super::TracingForwarder`] are ignored, so the two directions can be installed together.
@@ -46,16 +55,30 @@ use super::{entered, target};
 /// });
 /// assert_eq!(spans.completed()[0].name, "query");
 /// ```
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct InstrumentLayer {
-    _private: (),
+    genai: bool,
+}
+
+impl Default for InstrumentLayer {
+    fn default() -> Self {
+        Self { genai: true }
+    }
 }
 
 impl InstrumentLayer {
-    /// A layer that bridges every span and event whose dispatcher has handlers.
+    /// A layer that bridges every span and event whose dispatcher has handlers, and emits the
+    /// catalog's LLM events for spans that follow the GenAI conventions.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The layer, bridging GenAI spans as plain spans: no catalog events for them. For programs
+    /// that already emit LLM events around the same calls, which would otherwise be counted twice.
+    #[must_use]
+    pub fn without_genai(self) -> Self {
+        Self { genai: false }
     }
 }
 
@@ -63,6 +86,10 @@ impl InstrumentLayer {
 struct Bridged {
     id: SpanId,
     guard: Option<SpanGuard>,
+    /// The dispatcher the span was started on, which its GenAI events are emitted on.
+    dispatcher: &'static Dispatcher,
+    /// The `tracing` span's name.
+    name: &'static str,
     /// The span's fields, as given at creation and recorded after.
     fields: Fields,
     /// The fields recorded after creation, which the span ends with.
@@ -108,6 +135,8 @@ where
         span.extensions_mut().insert(Bridged {
             id: bridged,
             guard: Some(guard),
+            dispatcher,
+            name: metadata.name(),
             fields,
             recorded: Fields::default(),
             error: None,
@@ -147,7 +176,7 @@ where
         let Some(guard) = bridged.guard.take() else {
             return;
         };
-        end(guard, bridged);
+        end(guard, bridged, self.genai);
     }
 
     fn on_event(&self, event: &tracing::Event<'_>, ctx: LayerContext<'_, S>) {
@@ -187,14 +216,25 @@ where
 }
 
 /// Ends a bridged span: dropped with its error, if it has one, else exited with what was recorded
-/// after it started.
-fn end(guard: SpanGuard, bridged: Bridged) {
+/// after it started. With `genai`, the events of the GenAI call it records are emitted inside it
+/// first.
+fn end(mut guard: SpanGuard, bridged: Bridged, genai: bool) {
     let _bridging = Bridging::enter();
     let error = bridged
         .fields
         .get(fields::ERROR)
         .map(fields::text)
         .or(bridged.error);
+    if genai {
+        let failed = error.is_some();
+        genai::emit(
+            &mut guard,
+            bridged.dispatcher,
+            bridged.name,
+            &bridged.fields,
+            failed,
+        );
+    }
     if let Some(error) = error {
         guard.drop_with(&error);
     } else if bridged.recorded.is_empty() {

@@ -3,6 +3,8 @@
 //! - [`InstrumentLayer`] is a `tracing_subscriber` layer: the `tracing` spans and events of other
 //!   crates (reqwest, tokio, sqlx …) become instrument spans and [`TracingEvent`]s, on the
 //!   dispatcher named after each one's target, with their parents right across both worlds.
+//!   Spans that follow the OpenTelemetry GenAI conventions (`gen_ai.*` fields, as `rig` records
+//!   its model calls) also emit the catalog's LLM, embedding, tool and agent events.
 //! - [`TracingForwarder`] is an instrument span and event handler: instrument spans and events
 //!   become `tracing` spans and events, for the subscribers already in place.
 //!
@@ -33,6 +35,7 @@ mod entered;
 mod event;
 mod fields;
 mod forward;
+mod genai;
 mod layer;
 mod loop_guard;
 mod target;
