@@ -334,6 +334,105 @@ fn a_pipeline_gets_openinference_attributes() {
 }
 
 #[test]
+fn llm_and_embedding_spans_also_carry_genai_attributes() {
+    use instrument::handlers::tracing_bridge::InstrumentLayer;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let receiver = Receiver::start(Answer::OK);
+    let name = "tests::otlp_export::llm_and_embedding_spans_also_carry_genai_attributes";
+    let dispatcher = get_dispatcher(name);
+    let exporter = OtlpExporter::new(receiver.url()).unwrap();
+    exporter.register(dispatcher);
+
+    // A native chat and embedding call.
+    dispatcher.in_span("chat", || {
+        let messages = vec![ChatMessage::user("What is a span?")];
+        dispatcher.event(LLMChatStartEvent {
+            messages: messages.clone(),
+            additional_kwargs: map(json!({"temperature": 0.1})),
+            model_dict: map(json!({"model": "gemini-2.0-flash", "class_name": "Gemini"})),
+        });
+        dispatcher.event(LLMChatEndEvent {
+            messages,
+            response: Some(
+                ChatResponse::new(ChatMessage::assistant("A unit of work.")).with_raw(json!({
+                    "model": "gemini-2.0-flash-001",
+                    "usage_metadata": {"prompt_token_count": 12, "candidates_token_count": 5},
+                })),
+            ),
+        });
+    });
+    dispatcher.in_span("embed", || {
+        dispatcher.event(EmbeddingStartEvent {
+            model_dict: map(json!({"model_name": "text-embedding-3-small"})),
+        });
+        dispatcher.event(EmbeddingEndEvent {
+            chunks: vec!["span".into()],
+            embeddings: vec![vec![0.5]],
+        });
+    });
+    // A `tracing` span of another crate, recorded as the GenAI conventions say, bridged.
+    let subscriber = tracing_subscriber::Registry::default().with(InstrumentLayer::new());
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!(
+            target: "tests::otlp_export::llm_and_embedding_spans_also_carry_genai_attributes::rig",
+            "chat gpt-4o-mini",
+            gen_ai.operation.name = "chat",
+            gen_ai.provider.name = "openai",
+            gen_ai.request.model = "gpt-4o-mini",
+            gen_ai.response.model = tracing::field::Empty,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+        );
+        span.record("gen_ai.response.model", "gpt-4o-mini-2024-07-18");
+        span.record("gen_ai.usage.input_tokens", 30_u64);
+        span.record("gen_ai.usage.output_tokens", 4_u64);
+    });
+    exporter.flush(Duration::from_secs(5)).unwrap();
+
+    let spans = spans(&receiver.take());
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    let chat = by_name(&spans, "chat");
+    assert_eq!(text(chat, "gen_ai.operation.name"), "chat");
+    assert_eq!(text(chat, "gen_ai.provider.name"), "gcp.gen_ai");
+    assert_eq!(text(chat, "gen_ai.request.model"), "gemini-2.0-flash");
+    assert_eq!(text(chat, "gen_ai.response.model"), "gemini-2.0-flash-001");
+    assert_eq!(int(chat, "gen_ai.usage.input_tokens"), 12);
+    assert_eq!(int(chat, "gen_ai.usage.output_tokens"), 5);
+    // OpenInference's, beside them, as before.
+    assert_eq!(text(chat, "openinference.span.kind"), "LLM");
+    assert_eq!(text(chat, "llm.provider"), "google");
+    assert_eq!(text(chat, "llm.model_name"), "gemini-2.0-flash");
+    assert_eq!(int(chat, "llm.token_count.total"), 17);
+
+    let embed = by_name(&spans, "embed");
+    assert_eq!(text(embed, "gen_ai.operation.name"), "embeddings");
+    assert_eq!(
+        text(embed, "gen_ai.request.model"),
+        "text-embedding-3-small"
+    );
+    assert_eq!(
+        text(embed, "embedding.model_name"),
+        "text-embedding-3-small"
+    );
+
+    let bridged = by_name(&spans, "chat gpt-4o-mini");
+    assert_eq!(text(bridged, "openinference.span.kind"), "LLM");
+    assert_eq!(text(bridged, "gen_ai.operation.name"), "chat");
+    assert_eq!(text(bridged, "gen_ai.provider.name"), "openai");
+    assert_eq!(text(bridged, "gen_ai.request.model"), "gpt-4o-mini");
+    assert_eq!(
+        text(bridged, "gen_ai.response.model"),
+        "gpt-4o-mini-2024-07-18"
+    );
+    assert_eq!(int(bridged, "gen_ai.usage.input_tokens"), 30);
+    assert_eq!(int(bridged, "gen_ai.usage.output_tokens"), 4);
+    assert_eq!(int(bridged, "llm.token_count.prompt"), 30);
+    assert_eq!(text(bridged, "llm.model_name"), "gpt-4o-mini");
+    exporter.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
 fn failed_requests_are_retried() {
     let receiver = Receiver::start(Answer::fail_first(2));
     let dispatcher = get_dispatcher("tests::otlp_export::failed_requests_are_retried");

@@ -19,11 +19,12 @@ use instrument_core::events::{
 use instrument_core::llm::{ChatMessage, NodeWithScore, ToolMetadata};
 use serde_json::{Map, Value};
 
+use super::genai::{self, Operation};
 use super::openinference::{
     AttrList, AttrValue, JSON, SpanKind, TEXT, set_input, set_input_text, set_output,
     set_output_text,
 };
-use crate::token_counting::usage_from;
+use crate::token_counting::{Usage, usage_from};
 
 /// What one event adds to its span: a kind, attribute writes, and attributes of the OTLP span
 /// event that records the moment itself.
@@ -58,7 +59,12 @@ fn llm(event: &EventEnvelope<'_>) -> Option<EventAttrs> {
     if let Some(start) = event.downcast_ref::<LLMChatStartEvent>() {
         messages(attrs, "llm.input_messages", &start.messages);
         set_input(attrs, &json(&start.messages));
-        model(attrs, &start.model_dict, &start.additional_kwargs);
+        model(
+            attrs,
+            Operation::Chat,
+            &start.model_dict,
+            &start.additional_kwargs,
+        );
     } else if let Some(end) = event.downcast_ref::<LLMChatEndEvent>() {
         messages(attrs, "llm.input_messages", &end.messages);
         if let Some(response) = &end.response {
@@ -68,17 +74,31 @@ fn llm(event: &EventEnvelope<'_>) -> Option<EventAttrs> {
                 std::slice::from_ref(&response.message),
             );
             set_output_text(attrs, response.message.text().to_owned(), TEXT);
-            tokens(attrs, response.raw.as_ref(), &response.additional_kwargs);
+            let usage = tokens(attrs, response.raw.as_ref(), &response.additional_kwargs);
+            genai::response(attrs, Operation::Chat, response.raw.as_ref(), usage);
+        } else {
+            genai::response(attrs, Operation::Chat, None, None);
         }
     } else if let Some(start) = event.downcast_ref::<LLMCompletionStartEvent>() {
         set_input_text(attrs, start.prompt.clone(), TEXT);
-        model(attrs, &start.model_dict, &start.additional_kwargs);
+        model(
+            attrs,
+            Operation::TextCompletion,
+            &start.model_dict,
+            &start.additional_kwargs,
+        );
     } else if let Some(end) = event.downcast_ref::<LLMCompletionEndEvent>() {
         set_output_text(attrs, end.response.text.clone(), TEXT);
-        tokens(
+        let usage = tokens(
             attrs,
             end.response.raw.as_ref(),
             &end.response.additional_kwargs,
+        );
+        genai::response(
+            attrs,
+            Operation::TextCompletion,
+            end.response.raw.as_ref(),
+            usage,
         );
     } else if let Some(start) = event.downcast_ref::<LLMPredictStartEvent>() {
         match &start.template_args {
@@ -152,11 +172,7 @@ fn tool(tool: &ToolMetadata, arguments: &str) -> EventAttrs {
 
 fn retrieval(event: &EventEnvelope<'_>) -> Option<EventAttrs> {
     if let Some(start) = event.downcast_ref::<EmbeddingStartEvent>() {
-        let mut out = EventAttrs::kind(SpanKind::Embedding);
-        if let Some(name) = model_name(&start.model_dict, &Map::new()) {
-            out.attrs.push(("embedding.model_name".to_owned(), name));
-        }
-        return Some(out);
+        return Some(embedding_model(&start.model_dict));
     }
     if let Some(end) = event.downcast_ref::<EmbeddingEndEvent>() {
         let mut out = EventAttrs::kind(SpanKind::Embedding);
@@ -168,14 +184,11 @@ fn retrieval(event: &EventEnvelope<'_>) -> Option<EventAttrs> {
             let key = format!("embedding.embeddings.{i}.embedding.vector");
             out.attrs.push((key, AttrValue::Doubles(vector.clone())));
         }
+        genai::response(&mut out.attrs, Operation::Embeddings, None, None);
         return Some(out);
     }
     if let Some(start) = event.downcast_ref::<SparseEmbeddingStartEvent>() {
-        let mut out = EventAttrs::kind(SpanKind::Embedding);
-        if let Some(name) = model_name(&start.model_dict, &Map::new()) {
-            out.attrs.push(("embedding.model_name".to_owned(), name));
-        }
-        return Some(out);
+        return Some(embedding_model(&start.model_dict));
     }
     if let Some(end) = event.downcast_ref::<SparseEmbeddingEndEvent>() {
         let mut out = EventAttrs::kind(SpanKind::Embedding);
@@ -183,6 +196,7 @@ fn retrieval(event: &EventEnvelope<'_>) -> Option<EventAttrs> {
             let key = format!("embedding.embeddings.{i}.embedding.text");
             out.attrs.push((key, chunk.as_str().into()));
         }
+        genai::response(&mut out.attrs, Operation::Embeddings, None, None);
         return Some(out);
     }
     if let Some(start) = event.downcast_ref::<RetrievalStartEvent>() {
@@ -221,6 +235,24 @@ fn retrieval(event: &EventEnvelope<'_>) -> Option<EventAttrs> {
         return Some(out);
     }
     None
+}
+
+/// `embedding.model_name`, and the GenAI operation, request model and provider, from an embedding
+/// call's start.
+fn embedding_model(model_dict: &Map<String, Value>) -> EventAttrs {
+    let mut out = EventAttrs::kind(SpanKind::Embedding);
+    let name = model_name(model_dict, &Map::new());
+    let provider = provider(model_dict, &Map::new());
+    genai::request(
+        &mut out.attrs,
+        Operation::Embeddings,
+        name.as_ref(),
+        provider.as_deref(),
+    );
+    if let Some(name) = name {
+        out.attrs.push(("embedding.model_name".to_owned(), name));
+    }
+    out
 }
 
 fn queries(event: &EventEnvelope<'_>) -> Option<EventAttrs> {
@@ -286,12 +318,21 @@ fn documents(attrs: &mut AttrList, prefix: &str, nodes: &[NodeWithScore]) {
 }
 
 /// `llm.model_name`, `llm.provider` and `llm.invocation_parameters` (the model's settings with the
-/// call's keyword arguments over them) from an LLM call's start.
-fn model(attrs: &mut AttrList, model_dict: &Map<String, Value>, kwargs: &Map<String, Value>) {
-    if let Some(name) = model_name(model_dict, kwargs) {
+/// call's keyword arguments over them) from an LLM call's start, and the GenAI operation, request
+/// model and provider.
+fn model(
+    attrs: &mut AttrList,
+    operation: Operation,
+    model_dict: &Map<String, Value>,
+    kwargs: &Map<String, Value>,
+) {
+    let name = model_name(model_dict, kwargs);
+    let provider = provider(model_dict, kwargs);
+    genai::request(attrs, operation, name.as_ref(), provider.as_deref());
+    if let Some(name) = name {
         attrs.push(("llm.model_name".to_owned(), name));
     }
-    if let Some(provider) = provider(model_dict, kwargs) {
+    if let Some(provider) = provider {
         attrs.push(("llm.provider".to_owned(), provider.into()));
     }
     let mut parameters = model_dict.clone();
@@ -342,9 +383,11 @@ fn provider(model_dict: &Map<String, Value>, kwargs: &Map<String, Value>) -> Opt
         .map(|(_, provider)| (*provider).to_owned())
 }
 
-/// `llm.token_count.prompt`, `.completion` and `.total` from the usage the provider reported.
-fn tokens(attrs: &mut AttrList, raw: Option<&Value>, kwargs: &Map<String, Value>) {
-    if let Some(usage) = usage_from(raw, Some(kwargs)) {
+/// `llm.token_count.prompt`, `.completion` and `.total` from the usage the provider reported; that
+/// usage.
+fn tokens(attrs: &mut AttrList, raw: Option<&Value>, kwargs: &Map<String, Value>) -> Option<Usage> {
+    let usage = usage_from(raw, Some(kwargs));
+    if let Some(usage) = usage {
         let count = |n: u64| AttrValue::Int(i64::try_from(n).unwrap_or(i64::MAX));
         attrs.push(("llm.token_count.prompt".to_owned(), count(usage.prompt)));
         attrs.push((
@@ -353,6 +396,7 @@ fn tokens(attrs: &mut AttrList, raw: Option<&Value>, kwargs: &Map<String, Value>
         ));
         attrs.push(("llm.token_count.total".to_owned(), count(usage.total())));
     }
+    usage
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Value {

@@ -25,6 +25,12 @@
 //!   and `reranker.input_documents|output_documents`, `tool.name|description|parameters`. Every event
 //!   is also an OTLP span event (its class name and time; `exception.message` for
 //!   `ExceptionEvent`).
+//! - OpenTelemetry GenAI convention attributes beside them, for backends that read those (Langfuse,
+//!   MLflow, Datadog): `gen_ai.operation.name` (`chat`, `text_completion`, `embeddings`),
+//!   `gen_ai.provider.name` (OpenInference's provider names mapped to the conventions':
+//!   `google` → `gcp.gen_ai`, `mistralai` → `mistral_ai`, …), `gen_ai.request.model`, and from
+//!   the end of an LLM call `gen_ai.response.model` (the response's `raw.model`),
+//!   `gen_ai.usage.input_tokens` and `gen_ai.usage.output_tokens`.
 //! - From the span itself: its arguments as a JSON object become `input.value` (redacted ones stay
 //!   `"[REDACTED]"`) and its return value `output.value`, each only when no event set it;
 //!   `metadata` is what was recorded into it, as JSON; `tag.tags` lists its tags as `key=value`, and
@@ -78,6 +84,7 @@ mod env;
 mod error;
 mod events;
 mod exporter;
+mod genai;
 mod openinference;
 mod presets;
 pub mod proto;
