@@ -471,3 +471,31 @@ fn spans_outside_the_conventions_emit_nothing() {
     assert_eq!(recorder.ended().len(), 2);
     assert!(recorder.events().is_empty());
 }
+
+#[test]
+fn instructions_already_in_the_conversation_are_not_repeated() {
+    // rig records the preamble both as `gen_ai.system_instructions` and as the conversation's
+    // first message.
+    let app = get_dispatcher("genai_instructions");
+    let recorder = recorder_on(app);
+    bridged(|| {
+        let span = chat_span!("genai_instructions");
+        span.record(
+            "gen_ai.system_instructions",
+            r#"[{"type":"text","content":"Be brief."}]"#,
+        );
+        span.record(
+            "gen_ai.input.messages",
+            r#"[{"role":"system","parts":[{"type":"text","content":"Be brief."}]},
+                {"role":"user","parts":[{"type":"text","content":"Hi"}]}]"#,
+        );
+    });
+    let events = recorder.events();
+    assert_eq!(
+        event(&events, "LLMChatStartEvent")["messages"],
+        json!([
+            {"role": "system", "content": "Be brief.", "additional_kwargs": {}},
+            {"role": "user", "content": "Hi", "additional_kwargs": {}},
+        ])
+    );
+}

@@ -10,8 +10,8 @@ use crate::tracing_bridge::fields::Fields;
 /// One model call, as its span's fields tell it.
 #[derive(Debug, Default)]
 pub(super) struct Call {
-    /// `gen_ai.system_instructions` as a system message, then `gen_ai.input.messages` (else the
-    /// deprecated `gen_ai.prompt`).
+    /// `gen_ai.system_instructions` as a system message (unless the conversation holds that
+    /// message already), then `gen_ai.input.messages` (else the deprecated `gen_ai.prompt`).
     pub(super) messages: Vec<ChatMessage>,
     /// Each `gen_ai.request.*` setting but the model, under its name without the prefix
     /// (`temperature`, `max_tokens`, `stream`, …), and `gen_ai.tool.definitions` as `tools`.
@@ -31,15 +31,20 @@ impl Call {
     /// Reads a call from its span's fields; what is missing or unreadable stays empty.
     pub(super) fn read(fields: &Fields) -> Self {
         let mut call = Self::default();
-        if let Some(instructions) = fields.get(names::SYSTEM_INSTRUCTIONS) {
-            call.messages.extend(messages::instructions(instructions));
-        }
         if let Some(input) = fields
             .get(names::INPUT_MESSAGES)
             .or_else(|| fields.get(names::PROMPT))
         {
-            let conversation = messages::conversation(input, MessageRole::User);
-            call.messages.extend(conversation);
+            call.messages = messages::conversation(input, MessageRole::User);
+        }
+        // Instructions go first, unless the conversation already holds them as a system message
+        // (rig records them both ways).
+        if let Some(instructions) = fields
+            .get(names::SYSTEM_INSTRUCTIONS)
+            .and_then(messages::instructions)
+            .filter(|instructions| !call.messages.contains(instructions))
+        {
+            call.messages.insert(0, instructions);
         }
         let mut finish_reason = None;
         if let Some(output) = fields

@@ -16,7 +16,7 @@
 //! | `invoke_agent` | [`AgentChatWithStepStartEvent`] (`gen_ai.prompt`, else the last user message), then [`AgentChatWithStepEndEvent`] (`gen_ai.completion`, else the answer) |
 //!
 //! The start events carry the conversation (`gen_ai.system_instructions` as a system message
-//! first, then `gen_ai.input.messages`), the settings (`gen_ai.request.*` under their short
+//! first, unless the conversation holds it already, then `gen_ai.input.messages`), the settings (`gen_ai.request.*` under their short
 //! names, `gen_ai.tool.definitions` as `tools`) and the `model_dict` (`model`, `provider`); the
 //! end events the answer (the first of `gen_ai.output.messages`) and a `raw` response
 //! `{"id", "model", "usage": {"input_tokens", "output_tokens", …}}` that token counting reads as
