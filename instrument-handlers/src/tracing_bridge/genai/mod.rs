@@ -23,8 +23,9 @@
 //! it reads a provider's. A span that ends with an error emits its start event only, as a call
 //! that raised does.
 //!
-//! Both events are emitted when the span closes, one after the other, inside the bridged span
-//! (handlers see its id, and the events before its end): only then is everything the conventions
+//! Both events are emitted when the span closes, one after the other, inside the bridged span and
+//! on its dispatcher (the one named after the span's target; handlers see the span's id, and the
+//! events before its end): only then is everything the conventions
 //! allow to be recorded late known. So the start event's time is the call's end; the span's own
 //! start time says when the call began.
 
