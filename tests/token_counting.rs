@@ -395,6 +395,7 @@ fn token_counting_event_serializes_with_llamaindex_field_names() {
         completion: "c".into(),
         completion_token_count: 2,
         total_token_count: 3,
+        ..TokenCountingEvent::default()
     };
     assert_eq!(
         serde_json::to_value(&event).unwrap(),

@@ -1,24 +1,20 @@
-//! `TokenCountingHandler`: counts the tokens of LLM and embedding calls, from callbacks and from
-//! instrumentation events.
+//! `TokenCountingHandler`: counts the tokens of LLM and embedding calls, and prices them, from
+//! callbacks and from instrumentation events.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use instrument_core::callbacks::{
-    CBEventType, CallbackError, CallbackHandler, EventPayload, Payload,
-};
-use instrument_core::events::{EmbeddingEndEvent, LLMChatEndEvent, LLMCompletionEndEvent};
-use instrument_core::{EventEnvelope, EventHandler};
-
 use super::budget::TokenBudgetExceeded;
+use super::cost::{Cost, cost_of};
 use super::event::TokenCountingEvent;
-use super::payload;
+use super::model::{CallKey, PendingModels};
+use super::payload::Answer;
+use super::price_table::PriceTable;
 use super::tokenizer::Tokenizer;
-use super::usage::{Usage, usage_from};
+use super::totals::{CostTotals, Totals};
+use super::usage::Usage;
 use crate::bounded::Bounded;
-
-/// The name this handler gives in a [`CallbackError`].
-const NAME: &str = "TokenCountingHandler";
 
 #[derive(Debug)]
 struct State {
@@ -27,6 +23,8 @@ struct State {
     prompt: u64,
     completion: u64,
     embedding_total: u64,
+    totals: Totals,
+    pending: PendingModels,
 }
 
 impl State {
@@ -37,6 +35,8 @@ impl State {
             prompt: 0,
             completion: 0,
             embedding_total: 0,
+            totals: Totals::default(),
+            pending: PendingModels::default(),
         }
     }
 }
@@ -56,6 +56,21 @@ impl State {
 /// the [`Tokenizer`] (`cl100k_base` by default) on the prompt text (chat messages as
 /// `role: content` lines) or on the completion text (a chat answer as `role: content`, as LlamaIndex
 /// counts it). Each embedded chunk is counted with the tokenizer.
+///
+/// It prices what it counts with a [`PriceTable`] ([`PriceTable::builtin`] unless
+/// [`with_prices`](Self::with_prices) says otherwise): each [`TokenCountingEvent`] carries its
+/// model and cost when they are known, and [`cost_totals`](Self::cost_totals) and
+/// [`cost_by_model`](Self::cost_by_model) add them up. A call's model is the one its response says
+/// served it (the provider's raw `model`, or Gemini's `model_version`), else the one its start
+/// named (`model` or `model_name` in the call's keyword arguments, then in the model's settings:
+/// [`LLMChatStartEvent`], [`LLMCompletionStartEvent`] and [`EmbeddingStartEvent`], or the
+/// `serialized` settings and `model_name` of a callback event's start). A start and its end meet
+/// in the span they were emitted in, or on their thread outside any span. A call is priced on the
+/// tokens counted for it, so on the tokenizer's count when the provider reported none. Its tokens
+/// are counted whatever happens; its cost is unknown (`None`, and its model is listed by
+/// [`unpriced_models`](Self::unpriced_models)) when no model is named, the table has no price for
+/// it, or the price has no rate for a kind of token the call used (see
+/// [`cost_of`](super::cost_of)).
 ///
 /// It keeps the last [`capacity`](Self::capacity) events of each list; the totals count every event
 /// since the last [`reset_counts`](Self::reset_counts), evicted ones included.
@@ -94,16 +109,29 @@ impl State {
 /// assert_eq!(counter.total_embedding_token_count(), 3);
 /// assert_eq!(counter.llm_token_counts()[0].prompt, "user: Capital of France?");
 /// assert!(counter.check_budget().is_ok());
+/// // No model was named, so the calls have no cost.
+/// assert_eq!(counter.cost_totals().cost(), None);
+/// assert_eq!(counter.unpriced_models(), [""]);
 /// counter.reset_counts();
 /// assert_eq!(counter.total_llm_token_count(), 0);
 /// # Ok::<(), CallbackError>(())
 /// ```
 ///
 /// [`CallbackManager`]: instrument_core::callbacks::CallbackManager
+/// [`CallbackHandler`]: instrument_core::callbacks::CallbackHandler
+/// [`EventHandler`]: instrument_core::EventHandler
+/// [`LLMChatEndEvent`]: instrument_core::events::LLMChatEndEvent
+/// [`LLMCompletionEndEvent`]: instrument_core::events::LLMCompletionEndEvent
+/// [`EmbeddingEndEvent`]: instrument_core::events::EmbeddingEndEvent
+/// [`LLMChatStartEvent`]: instrument_core::events::LLMChatStartEvent
+/// [`LLMCompletionStartEvent`]: instrument_core::events::LLMCompletionStartEvent
+/// [`EmbeddingStartEvent`]: instrument_core::events::EmbeddingStartEvent
+/// [`usage_from`]: super::usage_from
 #[derive(Clone)]
 pub struct TokenCountingHandler {
     tokenizer: Tokenizer,
     budget: Option<u64>,
+    prices: Arc<PriceTable>,
     state: Arc<Mutex<State>>,
 }
 
@@ -120,6 +148,7 @@ impl fmt::Debug for TokenCountingHandler {
             .field("prompt_llm_tokens", &state.prompt)
             .field("completion_llm_tokens", &state.completion)
             .field("embedding_tokens", &state.embedding_total)
+            .field("priced_cost", &state.totals.overall.priced_cost.total())
             .field("budget", &self.budget)
             .finish_non_exhaustive()
     }
@@ -129,7 +158,7 @@ impl TokenCountingHandler {
     /// How many events of each list a handler keeps unless told otherwise.
     pub const DEFAULT_CAPACITY: usize = 10_000;
 
-    /// A handler with the default tokenizer, no budget, keeping
+    /// A handler with the default tokenizer, the built-in prices, no budget, keeping
     /// [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) events of each list.
     #[must_use]
     pub fn new() -> Self {
@@ -142,6 +171,7 @@ impl TokenCountingHandler {
         Self {
             tokenizer: Tokenizer::default(),
             budget: None,
+            prices: Arc::new(PriceTable::builtin()),
             state: Arc::new(Mutex::new(State::new(capacity))),
         }
     }
@@ -166,6 +196,22 @@ impl TokenCountingHandler {
     #[must_use]
     pub fn token_budget(&self) -> Option<u64> {
         self.budget
+    }
+
+    /// The handler, pricing calls with `prices` instead of [`PriceTable::builtin`];
+    /// [`PriceTable::new()`] prices nothing. Calls already counted keep their cost.
+    #[must_use]
+    pub fn with_prices(self, prices: PriceTable) -> Self {
+        Self {
+            prices: Arc::new(prices),
+            ..self
+        }
+    }
+
+    /// The prices calls are priced with.
+    #[must_use]
+    pub fn prices(&self) -> &PriceTable {
+        &self.prices
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -209,7 +255,28 @@ impl TokenCountingHandler {
         self.lock().embedding_total
     }
 
-    /// Empties both lists and sets every total to zero.
+    /// The tokens and cost of every LLM and embedding call since the last reset.
+    #[must_use]
+    pub fn cost_totals(&self) -> CostTotals {
+        self.lock().totals.overall
+    }
+
+    /// The tokens and cost of the LLM and embedding calls since the last reset, by the model name
+    /// the calls reported (a dated snapshot such as `gpt-4o-2024-08-06` is its own model here);
+    /// calls that named no model are under the empty name.
+    #[must_use]
+    pub fn cost_by_model(&self) -> BTreeMap<String, CostTotals> {
+        self.lock().totals.by_model.clone()
+    }
+
+    /// The models, in order, with calls since the last reset whose cost is unknown; the empty name
+    /// stands for calls that named no model.
+    #[must_use]
+    pub fn unpriced_models(&self) -> Vec<String> {
+        self.lock().totals.unpriced_models()
+    }
+
+    /// Empties both lists and sets every total, token and cost, to zero.
     pub fn reset_counts(&self) {
         let mut state = self.lock();
         state.llm.clear();
@@ -217,6 +284,7 @@ impl TokenCountingHandler {
         state.prompt = 0;
         state.completion = 0;
         state.embedding_total = 0;
+        state.totals = Totals::default();
     }
 
     /// How many events each list keeps at most.
@@ -242,7 +310,7 @@ impl TokenCountingHandler {
         self.over_budget(self.total_llm_token_count())
     }
 
-    fn over_budget(&self, current: u64) -> Result<(), TokenBudgetExceeded> {
+    pub(super) fn over_budget(&self, current: u64) -> Result<(), TokenBudgetExceeded> {
         match self.budget {
             Some(limit) if current > limit => Err(TokenBudgetExceeded { limit, current }),
             _ => Ok(()),
@@ -253,19 +321,45 @@ impl TokenCountingHandler {
         u64::try_from(self.tokenizer.count(text)).unwrap_or(u64::MAX)
     }
 
+    /// What a call of `model` that used `usage` cost, if that is known.
+    pub(super) fn cost(&self, model: Option<&str>, usage: &Usage) -> Option<Cost> {
+        cost_of(model?, usage, &self.prices)
+    }
+
+    /// A call under `key` started, naming `model`.
+    pub(super) fn started(&self, key: CallKey, model: Option<String>) {
+        self.lock().pending.start(key, model);
+    }
+
+    /// The call under `key` ended: the model its start named.
+    pub(super) fn ended(&self, key: &CallKey) -> Option<String> {
+        self.lock().pending.end(key)
+    }
+
     /// Counts one LLM call and keeps it; returns the LLM total after it.
-    fn count_llm(
+    pub(super) fn count_llm(
         &self,
         event_id: String,
         prompt: String,
-        completion: String,
-        usage: Option<Usage>,
+        answer: Answer,
+        model: Option<String>,
     ) -> u64 {
+        let Answer {
+            text: completion,
+            usage,
+            ..
+        } = answer;
         let reported = |n: Option<u64>| n.filter(|&n| n > 0);
         let prompt_token_count =
             reported(usage.map(|u| u.prompt)).unwrap_or_else(|| self.tokens(&prompt));
         let completion_token_count =
             reported(usage.map(|u| u.completion)).unwrap_or_else(|| self.tokens(&completion));
+        let counted = Usage {
+            prompt: prompt_token_count,
+            completion: completion_token_count,
+            ..usage.unwrap_or_default()
+        };
+        let cost = self.cost(model.as_deref(), &counted);
         let event = TokenCountingEvent {
             event_id,
             prompt,
@@ -273,16 +367,29 @@ impl TokenCountingHandler {
             completion,
             completion_token_count,
             total_token_count: prompt_token_count + completion_token_count,
+            model,
+            cached_prompt_token_count: counted.cached_prompt.min(prompt_token_count),
+            cost,
         };
         let mut state = self.lock();
         state.prompt += prompt_token_count;
         state.completion += completion_token_count;
+        state.totals.add(event.model.as_deref(), &counted, cost);
         state.llm.push(event);
         state.prompt + state.completion
     }
 
-    /// Counts each chunk of one embedding call and keeps them.
-    fn count_embedding(&self, event_id: &str, chunks: impl IntoIterator<Item = String>) {
+    /// Counts each chunk of one embedding call of `model` and keeps them.
+    pub(super) fn count_embedding(
+        &self,
+        event_id: &str,
+        chunks: impl IntoIterator<Item = String>,
+        model: Option<String>,
+    ) {
+        let embedded = |tokens| Usage {
+            prompt: tokens,
+            ..Usage::default()
+        };
         let events: Vec<_> = chunks
             .into_iter()
             .map(|chunk| {
@@ -291,132 +398,20 @@ impl TokenCountingHandler {
                     event_id: event_id.to_owned(),
                     prompt: chunk,
                     prompt_token_count: tokens,
-                    completion: String::new(),
-                    completion_token_count: 0,
                     total_token_count: tokens,
+                    model: model.clone(),
+                    cost: self.cost(model.as_deref(), &embedded(tokens)),
+                    ..TokenCountingEvent::default()
                 }
             })
             .collect();
+        let call = embedded(events.iter().map(|e| e.prompt_token_count).sum());
+        let cost = self.cost(model.as_deref(), &call);
         let mut state = self.lock();
+        state.totals.add(model.as_deref(), &call, cost);
         for event in events {
             state.embedding_total += event.total_token_count;
             state.embedding.push(event);
-        }
-    }
-
-    /// Counts an LLM callback payload; `None` if it holds no prompt, messages or answer.
-    fn count_llm_payload(&self, payload: &Payload, event_id: &str) -> Option<u64> {
-        let (prompt, answer) = if payload.contains(EventPayload::Prompt)
-            || payload.contains(EventPayload::Completion)
-        {
-            (
-                payload.get(EventPayload::Prompt).map(payload::text),
-                payload
-                    .get(EventPayload::Completion)
-                    .map(payload::completion),
-            )
-        } else if payload.contains(EventPayload::Messages)
-            || payload.contains(EventPayload::Response)
-        {
-            (
-                payload
-                    .get(EventPayload::Messages)
-                    .map(payload::messages_text),
-                payload
-                    .get(EventPayload::Response)
-                    .map(payload::chat_response),
-            )
-        } else {
-            return None;
-        };
-        let (completion, usage) = answer.unwrap_or_default();
-        Some(self.count_llm(
-            event_id.to_owned(),
-            prompt.unwrap_or_default(),
-            completion,
-            usage,
-        ))
-    }
-}
-
-impl CallbackHandler for TokenCountingHandler {
-    fn on_event_start(
-        &self,
-        _event_type: CBEventType,
-        _payload: Option<&Payload>,
-        _event_id: &str,
-        _parent_id: &str,
-    ) -> Result<(), CallbackError> {
-        Ok(())
-    }
-
-    /// Counts `Llm` and `Embedding` ends.
-    ///
-    /// # Errors
-    /// With a budget, when the LLM tokens counted so far, this call included, exceed it: a
-    /// [`CallbackError`] whose source is [`TokenBudgetExceeded`].
-    fn on_event_end(
-        &self,
-        event_type: CBEventType,
-        payload: Option<&Payload>,
-        event_id: &str,
-    ) -> Result<(), CallbackError> {
-        let Some(payload) = payload else {
-            return Ok(());
-        };
-        match event_type {
-            CBEventType::Llm => {
-                if let Some(total) = self.count_llm_payload(payload, event_id) {
-                    self.over_budget(total)
-                        .map_err(|err| CallbackError::from_source(NAME, err))?;
-                }
-            }
-            CBEventType::Embedding => {
-                if let Some(chunks) = payload.get(EventPayload::Chunks) {
-                    let chunks = match chunks {
-                        serde_json::Value::Array(chunks) => {
-                            chunks.iter().map(payload::text).collect()
-                        }
-                        other => vec![payload::text(other)],
-                    };
-                    self.count_embedding(event_id, chunks);
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-}
-
-impl EventHandler for TokenCountingHandler {
-    /// Counts [`LLMChatEndEvent`], [`LLMCompletionEndEvent`] and [`EmbeddingEndEvent`]. Going over
-    /// the budget here is not an error; see [`TokenCountingHandler::check_budget`].
-    fn handle(&self, event: &EventEnvelope<'_>) {
-        if let Some(chat) = event.downcast_ref::<LLMChatEndEvent>() {
-            let prompt = chat
-                .messages
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n");
-            let (completion, usage) = chat.response.as_ref().map_or((String::new(), None), |r| {
-                (
-                    r.to_string(),
-                    usage_from(r.raw.as_ref(), Some(&r.additional_kwargs)),
-                )
-            });
-            self.count_llm(event.id().to_string(), prompt, completion, usage);
-        } else if let Some(done) = event.downcast_ref::<LLMCompletionEndEvent>() {
-            let response = &done.response;
-            let usage = usage_from(response.raw.as_ref(), Some(&response.additional_kwargs));
-            self.count_llm(
-                event.id().to_string(),
-                done.prompt.clone(),
-                response.text.clone(),
-                usage,
-            );
-        } else if let Some(embedding) = event.downcast_ref::<EmbeddingEndEvent>() {
-            self.count_embedding(&event.id().to_string(), embedding.chunks.iter().cloned());
         }
     }
 }
