@@ -5,11 +5,13 @@
 //!   ([`SimpleSpanHandler::print_trace_trees`]), like LlamaIndex's `SimpleSpanHandler`.
 //! - [`format_span_trees`] draws any slice of [`SimpleSpan`]s as those trees, for other handlers.
 //! - [`token_counting`] reads the token usage providers report (OpenAI, Anthropic with cache
-//!   tokens, Gemini) and counts tokens when they report none ([`token_counting::Tokenizer`]).
+//!   tokens, Gemini), counts tokens when they report none ([`token_counting::Tokenizer`]) and
+//!   prices them ([`token_counting::PriceTable`], [`token_counting::cost_of`]).
 //! - [`DebugHandler`] keeps the start and end of every callback event, times them by type and prints
 //!   each trace as it ends, like LlamaIndex's `LlamaDebugHandler`.
 //! - [`TokenCountingHandler`] counts the tokens of every LLM and embedding call, from callbacks and
-//!   from instrumentation events, with an optional budget, like LlamaIndex's `TokenCountingHandler`.
+//!   from instrumentation events, with an optional budget, like LlamaIndex's `TokenCountingHandler`,
+//!   and what they cost, by model.
 //! - [`FineTuningHandler`] collects chat calls as OpenAI fine-tuning examples and writes them as
 //!   JSONL, like LlamaIndex's `OpenAIFineTuningHandler`.
 //! - [`export`] writes spans and the events inside them to files: [`JsonlExporter`] one JSON line
