@@ -108,6 +108,7 @@ mod tests {
             Some(Usage {
                 prompt: 12,
                 completion: 5,
+                ..Usage::default()
             }),
         );
         let get = |key: &str| attrs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v);
