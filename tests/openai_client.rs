@@ -148,6 +148,18 @@ fn a_chat_is_a_span_that_every_handler_sees() {
         .find(|kv| kv.key == "llm.token_count.total")
         .and_then(|kv| kv.value.clone());
     assert!(tokens_attr.is_some(), "{:?}", llm.attributes);
+    // What it cost, from the built-in price of gpt-4o-mini ($0.15 and $0.60 per million).
+    let cost = llm
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "llm.cost.total")
+        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            instrument::handlers::export::otlp::proto::any_value::Value::DoubleValue(x) => Some(*x),
+            _ => None,
+        })
+        .unwrap();
+    let expected = (CHAT_USAGE.0 as f64 * 0.15 + CHAT_USAGE.1 as f64 * 0.60) / 1e6;
+    assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}");
 }
 
 #[test]

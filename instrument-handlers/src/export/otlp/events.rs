@@ -24,7 +24,7 @@ use super::openinference::{
     AttrList, AttrValue, JSON, SpanKind, TEXT, set_input, set_input_text, set_output,
     set_output_text,
 };
-use crate::token_counting::{Usage, usage_from};
+use crate::token_counting::{PriceTable, Usage, cost_of, usage_from};
 
 /// What one event adds to its span: a kind, attribute writes, and attributes of the OTLP span
 /// event that records the moment itself.
@@ -395,8 +395,28 @@ fn tokens(attrs: &mut AttrList, raw: Option<&Value>, kwargs: &Map<String, Value>
             count(usage.completion),
         ));
         attrs.push(("llm.token_count.total".to_owned(), count(usage.total())));
+        if let Some(model) = raw.and_then(|raw| raw["model"].as_str()) {
+            cost(attrs, model, &usage);
+        }
     }
     usage
+}
+
+/// `llm.cost.prompt|completion|total` in US dollars (OpenInference's cost attributes), when the
+/// built-in price table knows the model that answered (`raw.model`) and every kind of token it
+/// used; nothing otherwise, never a guess.
+fn cost(attrs: &mut AttrList, model: &str, usage: &Usage) {
+    static TABLE: std::sync::OnceLock<PriceTable> = std::sync::OnceLock::new();
+    let Some(cost) = cost_of(model, usage, TABLE.get_or_init(PriceTable::builtin)) else {
+        return;
+    };
+    for (key, amount) in [
+        ("llm.cost.prompt", cost.prompt()),
+        ("llm.cost.completion", cost.completion),
+        ("llm.cost.total", cost.total()),
+    ] {
+        attrs.push((key.to_owned(), AttrValue::Double(amount.dollars())));
+    }
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Value {

@@ -19,7 +19,8 @@
 //!   `llm.model_name`, `llm.provider` and `llm.invocation_parameters` from the model's settings and
 //!   the call's keyword arguments, `llm.input_messages.{i}.message.role|content`,
 //!   `llm.output_messages.{i}...`, `llm.token_count.prompt|completion|total` from the usage the
-//!   provider reported ([`crate::token_counting::usage_from`]), `embedding.model_name`,
+//!   provider reported ([`crate::token_counting::usage_from`]) and `llm.cost.prompt|completion|total`
+//!   (dollars, from [`crate::token_counting::PriceTable::builtin`], when the answering model is in it), `embedding.model_name`,
 //!   `embedding.embeddings.{i}.embedding.text|vector`,
 //!   `retrieval.documents.{i}.document.id|content|score|metadata`, `reranker.query|model_name|top_k`
 //!   and `reranker.input_documents|output_documents`, `tool.name|description|parameters`. Every event
