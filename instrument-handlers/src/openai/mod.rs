@@ -42,6 +42,8 @@ mod call;
 mod convert;
 mod stream;
 
+use std::future::Future;
+
 use async_openai::Client;
 use async_openai::config::Config;
 use async_openai::error::OpenAIError;
@@ -122,9 +124,10 @@ impl<C: Config> InstrumentedClient<C> {
             additional_kwargs,
             model_dict,
         });
-        let result = self.client.chat().create(request).await;
-        match &result {
-            Ok(response) => {
+        finish(
+            call,
+            self.client.chat().create(request),
+            |response, call| {
                 let answer = convert::chat_response(&convert::json(response));
                 let tool_calls = tool_calls(&answer.message.additional_kwargs);
                 call.emit(LLMChatEndEvent {
@@ -134,11 +137,9 @@ impl<C: Config> InstrumentedClient<C> {
                 for event in tool_calls {
                     call.emit(event);
                 }
-                call.exit();
-            }
-            Err(error) => call.fail(error),
-        }
-        result
+            },
+        )
+        .await
     }
 
     /// A streamed chat completion: the span lasts as long as the returned stream, which yields
@@ -189,18 +190,17 @@ impl<C: Config> InstrumentedClient<C> {
             additional_kwargs,
             model_dict,
         });
-        let result = self.client.completions().create(request).await;
-        match &result {
-            Ok(response) => {
+        finish(
+            call,
+            self.client.completions().create(request),
+            |response, call| {
                 call.emit(LLMCompletionEndEvent {
                     prompt,
                     response: convert::completion_response(&convert::json(response)),
                 });
-                call.exit();
-            }
-            Err(error) => call.fail(error),
-        }
-        result
+            },
+        )
+        .await
     }
 
     /// Embeddings of the request's texts, in an [`EMBED_SPAN`] span.
@@ -217,21 +217,39 @@ impl<C: Config> InstrumentedClient<C> {
         model_dict.insert("class_name".into(), "OpenAIEmbedding".into());
         let mut call = Call::start(self.dispatcher, EMBED_SPAN);
         call.emit(EmbeddingStartEvent { model_dict });
-        let result = self.client.embeddings().create(request).await;
-        match &result {
-            Ok(response) => {
+        finish(
+            call,
+            self.client.embeddings().create(request),
+            |response, call| {
                 let response = convert::json(response);
                 call.emit(EmbeddingEndEvent {
                     chunks,
                     embeddings: convert::embedding_vectors(&response),
                 });
                 call.record_usage(&response);
-                call.exit();
-            }
-            Err(error) => call.fail(error),
-        }
-        result
+            },
+        )
+        .await
     }
+}
+
+/// Awaits `request` for `call`: on success `end` emits the end events and the span exits; on an
+/// error the span is dropped with it; if this future is dropped first, so is the span, as
+/// `"cancelled"`.
+async fn finish<T>(
+    mut call: Call,
+    request: impl Future<Output = Result<T, OpenAIError>>,
+    end: impl FnOnce(&T, &mut Call),
+) -> Result<T, OpenAIError> {
+    let result = request.await;
+    match &result {
+        Ok(response) => {
+            end(response, &mut call);
+            call.exit();
+        }
+        Err(error) => call.fail(error),
+    }
+    result
 }
 
 /// One `LLMToolCallEvent` per tool call an answer asks for.
