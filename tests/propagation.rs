@@ -143,3 +143,21 @@ fn a_w3c_trace_travels_in_the_json_context() {
         );
     }
 }
+
+#[test]
+fn a_tracestate_with_a_line_break_is_never_sent_on() {
+    let d = get_dispatcher("propagation::tracestate_injection");
+    let _recorder = recorder_on(d);
+    let carried = json!({
+        "span_id": "caller-3fa85f64-5717-4562-b3fc-2c963f66afa6",
+        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "tracestate": "a=b\r\nX-Injected: 1",
+    });
+    let (_, state) = with_propagation_context(&carried, || {
+        d.in_span("call", || {
+            instrument::inject_traceparent(&instrument::Context::current()).unwrap()
+        })
+    })
+    .unwrap();
+    assert!(state.is_none_or(|state| !state.contains('\n') && !state.contains('\r')));
+}

@@ -428,3 +428,33 @@ fn instrumented_futures_keep_their_bridged_span_across_awaits() {
     let task = recorder.one("task");
     assert_eq!(recorder.one("after_await").parent, Some(task.id));
 }
+
+#[test]
+fn bridged_spans_and_their_descendants_stay_in_the_roots_trace() {
+    let d = get_dispatcher("bridge_one_trace");
+    let recorder = recorder_on(d);
+    let header = bridged(|| {
+        d.in_span("root", || {
+            tracing::info_span!(target: "bridge_one_trace", "bridged_child").in_scope(|| {
+                tracing::info_span!(target: "bridge_one_trace", "bridged_grandchild").in_scope(
+                    || {
+                        d.in_span("native", || {
+                            instrument::inject_traceparent(&instrument::Context::current())
+                                .unwrap()
+                                .0
+                        })
+                    },
+                )
+            })
+        })
+    });
+    let trace = recorder.one("root").id.uuid().into_bytes();
+    for name in ["bridged_child", "bridged_grandchild", "native"] {
+        assert_eq!(recorder.one(name).trace_id, trace, "{name}");
+    }
+    let sent = instrument::TraceParent::parse(&header).unwrap();
+    assert_eq!(
+        sent.trace_id, trace,
+        "a header from deep inside names the root's trace"
+    );
+}

@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 use super::llm::Llm;
 
 /// Where the model is and which models to use.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct OpenAiSettings {
     /// The API base, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8000/v1`.
     pub base_url: String,
@@ -34,6 +34,18 @@ pub struct OpenAiSettings {
     pub model: String,
     /// The embedding model.
     pub embedding_model: String,
+}
+
+/// The key stays out of logs.
+impl std::fmt::Debug for OpenAiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiSettings")
+            .field("base_url", &self.base_url)
+            .field("api_key", &instrument::REDACTED)
+            .field("model", &self.model)
+            .field("embedding_model", &self.embedding_model)
+            .finish()
+    }
 }
 
 impl OpenAiSettings {

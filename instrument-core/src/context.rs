@@ -294,11 +294,14 @@ impl Context {
     /// The current span and tags of this thread or task.
     #[must_use]
     pub fn current() -> Self {
+        let trace_id = current_trace();
         Self {
             span: current_id(),
             tags: tags(),
-            trace: trace(),
-            trace_id: current_trace(),
+            // The remote caller's flags and state belong to its trace only: a span of another
+            // trace entered while that context is attached does not take them.
+            trace: trace().filter(|trace| u128::from_be_bytes(trace.trace_id) == trace_id),
+            trace_id,
         }
     }
 
@@ -311,6 +314,20 @@ impl Context {
             trace: None,
             trace_id: 0,
         }
+    }
+
+    /// This context with `tags` instead of its own: the same span, trace and remote state.
+    ///
+    /// ```
+    /// use instrument_core::{Context, Tags};
+    ///
+    /// let cx = Context::current().with_tags(Tags::from([("request", "42")]));
+    /// assert_eq!(cx.tags().len(), 1);
+    /// ```
+    #[must_use]
+    pub fn with_tags(mut self, tags: Tags) -> Self {
+        self.tags = tags;
+        self
     }
 
     /// The span that new spans made in this context get as parent.

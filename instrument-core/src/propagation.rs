@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::context::{Context, ContextGuard};
 use crate::id::{ParseSpanIdError, SpanId, clip};
 use crate::tags::Tags;
-use crate::traceparent::TraceParent;
+use crate::traceparent::{TraceParent, clean_tracestate};
 
 /// Why a propagation context could not be restored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,7 +149,8 @@ impl PropagationContext {
         {
             cx.trace_id = u128::from_be_bytes(trace.trace_id);
             cx.trace = Some(Arc::new(TraceParent {
-                tracestate: self.tracestate.clone(),
+                // As from a header: a malformed state (a line break, say) is dropped, never sent on.
+                tracestate: clean_tracestate(self.tracestate.as_deref()),
                 ..trace
             }));
         }

@@ -339,7 +339,7 @@ pub fn extract_traceparent(
 
 /// `tracestate` unchanged, or `None` when blank or when it holds anything but printable ASCII and
 /// tabs (the spec's grammar allows no more; the spec lets a vendor drop a header it cannot parse).
-fn clean_tracestate(state: Option<&str>) -> Option<String> {
+pub(crate) fn clean_tracestate(state: Option<&str>) -> Option<String> {
     let state = state?;
     let printable = state
         .bytes()

@@ -30,6 +30,9 @@ pub struct InstrumentedChatStream {
     /// The last chunk that reported usage, else the last chunk.
     raw: Option<Value>,
     finish_reason: Option<String>,
+    /// Set once the call has ended (by an error or the stream's end): what comes after passes
+    /// through unreported.
+    ended: bool,
 }
 
 impl std::fmt::Debug for InstrumentedChatStream {
@@ -54,6 +57,7 @@ impl InstrumentedChatStream {
             tools: Vec::new(),
             raw: None,
             finish_reason: None,
+            ended: false,
         }
     }
 
@@ -154,15 +158,24 @@ impl Stream for InstrumentedChatStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        // The request's own work (reading the body) runs inside the call's span.
+        // Polled inside the call's span, so what the stream emits belongs to it.
         let polled = {
             let chunks = &mut this.chunks;
             this.call.in_scope(|| chunks.as_mut().poll_next(cx))
         };
+        if this.ended {
+            return polled;
+        }
         match &polled {
             Poll::Ready(Some(Ok(chunk))) => this.chunk(chunk),
-            Poll::Ready(Some(Err(error))) => this.call.fail(error),
-            Poll::Ready(None) => this.finish(),
+            Poll::Ready(Some(Err(error))) => {
+                this.ended = true;
+                this.call.fail(error);
+            }
+            Poll::Ready(None) => {
+                this.ended = true;
+                this.finish();
+            }
             Poll::Pending => {}
         }
         polled

@@ -85,6 +85,9 @@ impl InstrumentLayer {
 /// What a bridged span keeps in its `tracing` extensions.
 struct Bridged {
     id: SpanId,
+    /// The bridged span's context: its id and the trace it belongs to, for entering it and for
+    /// its descendants.
+    context: Context,
     guard: Option<SpanGuard>,
     /// The dispatcher the span was started on, which its GenAI events are emitted on.
     dispatcher: &'static Dispatcher,
@@ -114,26 +117,33 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        let parent = if attrs.is_contextual() {
-            current_span()
-                .id()
-                .or_else(|| bridged_ancestor(span.parent()))
+        // The parent's context: the current one when instrument has a current span, else the
+        // nearest bridged ancestor's (with its trace), else none.
+        let parent = if attrs.is_contextual() && current_span().id().is_some() {
+            None
         } else {
-            bridged_ancestor(span.parent())
+            match bridged_ancestor(span.parent()) {
+                Some(ancestor) => Some(ancestor),
+                // No span anywhere: the context as it is (a trace it carries included).
+                None if attrs.is_contextual() => None,
+                // An explicit root.
+                None => Some(Context::default()),
+            }
         };
         let mut fields = Fields::default();
         attrs.record(&mut fields);
-        let guard = {
+        let mut guard = {
             let _bridging = Bridging::enter();
-            let _parent = (parent != current_span().id())
-                .then(|| Context::new(parent, current_tags()).attach());
+            let _parent = parent.map(|parent| parent.with_tags(current_tags()).attach());
             dispatcher.enter_span(metadata.name(), &fields.args())
         };
         let Some(bridged) = guard.id() else {
             return; // inside an instrument handler: nothing records
         };
+        let context = guard.in_scope(Context::current);
         span.extensions_mut().insert(Bridged {
             id: bridged,
+            context,
             guard: Some(guard),
             dispatcher,
             name: metadata.name(),
@@ -155,7 +165,7 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
-        if let Some(bridged) = bridged_id(ctx.span(id)) {
+        if let Some(bridged) = bridged_context(ctx.span(id)) {
             entered::enter(bridged);
         }
     }
@@ -208,8 +218,10 @@ where
         let _bridging = Bridging::enter();
         // An event with an explicit parent (or none) belongs there, not to the current span.
         let _parent = (!event.is_contextual()).then(|| {
-            let parent = bridged_ancestor(event.parent().and_then(|id| ctx.span(id)));
-            Context::new(parent, current_tags()).attach()
+            bridged_ancestor(event.parent().and_then(|id| ctx.span(id)))
+                .unwrap_or_default()
+                .with_tags(current_tags())
+                .attach()
         });
         dispatcher.event(payload);
     }
@@ -253,14 +265,25 @@ where
     span?.extensions().get::<Bridged>().map(|b| b.id)
 }
 
-/// The bridged span of `span` or of its nearest bridged ancestor.
-fn bridged_ancestor<S>(mut span: Option<SpanRef<'_, S>>) -> Option<SpanId>
+/// The context of `span`'s bridged span, if it has one.
+fn bridged_context<S>(span: Option<SpanRef<'_, S>>) -> Option<Context>
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    span?
+        .extensions()
+        .get::<Bridged>()
+        .map(|b| b.context.clone())
+}
+
+/// The context of the bridged span of `span` or of its nearest bridged ancestor.
+fn bridged_ancestor<S>(mut span: Option<SpanRef<'_, S>>) -> Option<Context>
 where
     S: for<'a> LookupSpan<'a>,
 {
     while let Some(current) = span {
         if let Some(bridged) = current.extensions().get::<Bridged>() {
-            return Some(bridged.id);
+            return Some(bridged.context.clone());
         }
         span = current.parent();
     }
