@@ -143,7 +143,9 @@ impl<C: Config> InstrumentedClient<C> {
     }
 
     /// A streamed chat completion: the span lasts as long as the returned stream, which yields
-    /// the API's chunks unchanged. The request asks for the usage in a final chunk.
+    /// the API's chunks unchanged. The request asks for the usage in a final chunk
+    /// (`stream_options.include_usage`), so that token counts are the server's: that last chunk
+    /// has no `choices`, so read `chunk.choices.first()` rather than `choices[0]`.
     ///
     /// # Errors
     /// What the client returns when the stream cannot start; the span is then dropped with it.
