@@ -362,13 +362,11 @@ impl Context {
     }
 
     /// The trace-id spans made in this context belong to, as a `u128` (zero: none yet, a span made
-    /// here starts one): the one it carries, else the remote trace's, else its span's own UUID
-    /// (a context made by hand from a span id alone).
+    /// here starts one): the one it carries (`Context::continuing` sets it with the remote
+    /// trace), else its span's own UUID (a context made by hand from a span id alone).
     pub(crate) fn effective_trace(&self) -> u128 {
         if self.trace_id != 0 {
             self.trace_id
-        } else if let Some(trace) = &self.trace {
-            u128::from_be_bytes(trace.trace_id)
         } else {
             self.span.map_or(0, |span| span.uuid().as_u128())
         }

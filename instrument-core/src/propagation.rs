@@ -1,13 +1,11 @@
 //! Carrying a span's context across process boundaries as a small serialisable map.
 
-use std::sync::Arc;
-
 use serde_json::{Map, Value};
 
 use crate::context::{Context, ContextGuard};
 use crate::id::{ParseSpanIdError, SpanId, clip};
 use crate::tags::Tags;
-use crate::traceparent::{TraceParent, clean_tracestate};
+use crate::traceparent::TraceParent;
 
 /// Why a propagation context could not be restored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -141,20 +139,18 @@ impl PropagationContext {
     /// the W3C trace it continues.
     #[must_use]
     pub fn to_context(&self) -> Context {
-        let mut cx = Context::new(self.span_id, self.tags.clone());
-        if let Some(trace) = self
+        let cx = Context::new(self.span_id, self.tags.clone());
+        match self
             .traceparent
             .as_deref()
             .and_then(|header| TraceParent::parse(header).ok())
         {
-            cx.trace_id = u128::from_be_bytes(trace.trace_id);
-            cx.trace = Some(Arc::new(TraceParent {
-                // As from a header: a malformed state (a line break, say) is dropped, never sent on.
-                tracestate: clean_tracestate(self.tracestate.as_deref()),
+            Some(trace) => cx.continuing(TraceParent {
+                tracestate: self.tracestate.clone(),
                 ..trace
-            }));
+            }),
+            None => cx,
         }
-        cx
     }
 }
 

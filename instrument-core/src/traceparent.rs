@@ -200,14 +200,7 @@ impl TraceParent {
         let parent = format!("{REMOTE_SPAN_NAME}-{}", uuid.hyphenated())
             .parse::<SpanId>()
             .map_err(|_| TraceParentError::TooManyNames)?;
-        let trace = Self {
-            tracestate: clean_tracestate(self.tracestate.as_deref()),
-            ..self.clone()
-        };
-        let mut cx = Context::new(Some(parent), Tags::new());
-        cx.trace_id = u128::from_be_bytes(trace.trace_id);
-        cx.trace = Some(Arc::new(trace));
-        Ok(cx)
+        Ok(Context::new(Some(parent), Tags::new()).continuing(self.clone()))
     }
 }
 
@@ -268,16 +261,25 @@ impl Context {
     /// assert!(header.contains(&trace_id.iter().map(|b| format!("{b:02x}")).collect::<String>()));
     /// ```
     #[must_use]
-    pub fn with_new_trace(mut self) -> Self {
-        // A v4 UUID is never nil.
-        let trace_id = uuid::Uuid::new_v4().into_bytes();
-        self.trace_id = u128::from_be_bytes(trace_id);
-        self.trace = Some(Arc::new(TraceParent {
-            trace_id,
+    pub fn with_new_trace(self) -> Self {
+        self.continuing(TraceParent {
+            // A v4 UUID is never nil.
+            trace_id: uuid::Uuid::new_v4().into_bytes(),
             // Replaced by the injecting span's id; kept valid meanwhile.
             parent_id: [0, 0, 0, 0, 0, 0, 0, 1],
             sampled: true,
             tracestate: None,
+        })
+    }
+
+    /// This context continuing the W3C trace `trace`: its id names the trace of spans made here,
+    /// and its flags and trace state (dropped if malformed) are sent on. The one place a context
+    /// takes a remote or fresh trace.
+    pub(crate) fn continuing(mut self, trace: TraceParent) -> Self {
+        self.trace_id = u128::from_be_bytes(trace.trace_id);
+        self.trace = Some(Arc::new(TraceParent {
+            tracestate: clean_tracestate(trace.tracestate.as_deref()),
+            ..trace
         }));
         self
     }
@@ -339,7 +341,7 @@ pub fn extract_traceparent(
 
 /// `tracestate` unchanged, or `None` when blank or when it holds anything but printable ASCII and
 /// tabs (the spec's grammar allows no more; the spec lets a vendor drop a header it cannot parse).
-pub(crate) fn clean_tracestate(state: Option<&str>) -> Option<String> {
+fn clean_tracestate(state: Option<&str>) -> Option<String> {
     let state = state?;
     let printable = state
         .bytes()
