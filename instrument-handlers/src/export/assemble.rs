@@ -18,10 +18,9 @@ pub(crate) const MAX_EVENTS_PER_SPAN: usize = 10_000;
 /// Events kept across all open spans at most; later ones are counted as dropped.
 const MAX_EVENTS: usize = 1 << 20;
 
-/// An ended span with its trace and the events emitted inside it, in order.
+/// An ended span with the events emitted inside it, in order.
 pub(crate) struct FinishedSpan {
     pub(crate) record: SpanRecord,
-    pub(crate) trace_id: [u8; 16],
     pub(crate) events: Vec<EventRecord>,
 }
 
@@ -60,10 +59,6 @@ impl Assembler {
         // No events when its start was lost to a full queue, or the open map was full.
         let events = self.open.remove(&record.id).unwrap_or_default();
         self.events -= events.len();
-        FinishedSpan {
-            trace_id: record.trace_id,
-            record,
-            events,
-        }
+        FinishedSpan { record, events }
     }
 }

@@ -272,10 +272,7 @@ fn nanos_to_micros(nanos: u128) -> f64 {
 fn span_event(record: &SpanRecord, tid: u32, pid: u32, origin: Timestamp) -> Value {
     let mut args = Map::new();
     args.insert("span_id".into(), Value::String(record.id.to_string()));
-    args.insert(
-        "trace_id".into(),
-        Value::String(uuid::Uuid::from_bytes(record.trace_id).simple().to_string()),
-    );
+    args.insert("trace_id".into(), Value::String(record.trace_id_hex()));
     if let Some(parent) = record.parent {
         args.insert("parent_id".into(), Value::String(parent.to_string()));
     }

@@ -51,8 +51,7 @@ fn exported(span: &FinishedSpan) -> ExportedSpan {
         span_id: record.id.to_string(),
         parent_id: record.parent.map(|parent| parent.to_string()),
         name: record.id.name().to_owned(),
-        // 32 lower-case hex digits, as `traceparent` and OTLP JSON write it.
-        trace_id: Some(uuid::Uuid::from_bytes(span.trace_id).simple().to_string()),
+        trace_id: Some(record.trace_id_hex()),
         dispatcher: record.dispatcher.to_owned(),
         start_unix_nano: record.start.unix_nanos(),
         end_unix_nano: record.end.unix_nanos(),

@@ -1,5 +1,5 @@
 //! The export pipeline: recording threads hand small records to one background thread through a
-//! bounded queue; that thread assembles each span (its events, its trace) once and gives it to
+//! bounded queue; that thread assembles each span (joins its events to it) once and gives it to
 //! every sink (a JSON Lines file, an OTLP receiver), which write or send in their own rhythm.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -101,7 +101,7 @@ pub(crate) struct SinkCounters {
 
 /// What recording threads (and the pipeline's own methods) send to its thread.
 pub(crate) enum Message {
-    /// A span started: lets the thread give it a trace and collect its events.
+    /// A span started: lets the thread collect its events.
     Start(SpanId),
     /// An event was emitted inside a span.
     Event(Box<EventRecord>),
@@ -419,18 +419,14 @@ impl ExportPipeline {
     fn lost(&self, error: TrySendError<Message>) {
         let (TrySendError::Full(message) | TrySendError::Disconnected(message)) = error;
         let counter = match message {
-            Message::End(_) => &self.0.shared.dropped_spans,
-            Message::Event(_) => &self.0.shared.dropped_events,
-            // A lost start costs the span its events, and its children their trace if it is a
-            // root; the span itself is still exported when its end fits.
-            Message::Start(_) | Message::Flush { .. } => {
-                if !self.0.shared.woken.swap(true, Ordering::AcqRel) {
-                    self.0.worker.unpark();
-                }
-                return;
-            }
+            Message::End(_) => Some(&self.0.shared.dropped_spans),
+            Message::Event(_) => Some(&self.0.shared.dropped_events),
+            // A lost start costs the span only its events: its end carries everything else.
+            Message::Start(_) | Message::Flush { .. } => None,
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(counter) = counter {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         // Wake the thread, which only polls when left alone; once until it has run.
         if !self.0.shared.woken.swap(true, Ordering::AcqRel) {
             self.0.worker.unpark();

@@ -88,6 +88,11 @@ impl SpanRecord {
         self.extra.as_ref()?.error.as_deref()
     }
 
+    /// The trace-id as 32 lower-case hex digits, as `traceparent` and OTLP JSON write it.
+    pub(crate) fn trace_id_hex(&self) -> String {
+        uuid::Uuid::from_bytes(self.trace_id).simple().to_string()
+    }
+
     /// The return value, if it was captured.
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn result(&self) -> Option<&Value> {

@@ -90,7 +90,7 @@ pub(crate) fn span(finished: &FinishedSpan) -> Span {
         },
     };
     Span {
-        trace_id: finished.trace_id.to_vec(),
+        trace_id: record.trace_id.to_vec(),
         span_id: TraceParent::parent_id_for(&record.id).to_vec(),
         parent_span_id: record
             .parent
