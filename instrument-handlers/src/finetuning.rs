@@ -8,17 +8,17 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::ThreadId;
 
 use instrument_core::callbacks::{
     CBEventType, CallbackError, CallbackHandler, EventPayload, Payload,
 };
 use instrument_core::events::{LLMChatEndEvent, LLMChatStartEvent};
 use instrument_core::llm::{ChatMessage, ChatResponse, MessageRole};
-use instrument_core::{EventEnvelope, EventHandler, SpanId};
+use instrument_core::{EventEnvelope, EventHandler};
 use serde_json::{Map, Value};
 
 use crate::bounded::Bounded;
+use crate::call_key::CallKey;
 
 /// One chat call as a fine-tuning example: the messages sent, the answer last, and the functions
 /// the model was offered.
@@ -61,15 +61,6 @@ pub enum FineTuningError {
     },
 }
 
-/// Where a call's start waits for its end: the callback event id, or the span (else the thread)
-/// an instrumentation event was emitted in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Key {
-    Callback(String),
-    Span(SpanId),
-    Thread(ThreadId),
-}
-
 /// What a call's start told: the messages, and the functions offered.
 #[derive(Debug, Default)]
 struct Pending {
@@ -80,7 +71,7 @@ struct Pending {
 #[derive(Debug)]
 struct State {
     examples: Bounded<FineTuningExample>,
-    pending: VecDeque<(Key, Pending)>,
+    pending: VecDeque<(CallKey, Pending)>,
 }
 
 /// A handler that collects every LLM chat call (the messages sent and the answer) as an OpenAI
@@ -252,7 +243,7 @@ impl FineTuningHandler {
         Ok(events.len())
     }
 
-    fn start(&self, key: Key, pending: Pending) {
+    fn start(&self, key: CallKey, pending: Pending) {
         let mut state = self.lock();
         state.pending.retain(|(k, _)| *k != key);
         if state.pending.len() == state.examples.capacity() {
@@ -263,7 +254,7 @@ impl FineTuningHandler {
 
     fn end(
         &self,
-        key: &Key,
+        key: &CallKey,
         messages: Option<Vec<ChatMessage>>,
         functions: Vec<Value>,
         answer: Option<ChatMessage>,
@@ -385,7 +376,7 @@ impl CallbackHandler for FineTuningHandler {
                     .map(messages_from),
                 functions: functions_from(payload_kwargs(payload)),
             };
-            self.start(Key::Callback(event_id.to_owned()), pending);
+            self.start(CallKey::Callback(event_id.to_owned()), pending);
         }
         Ok(())
     }
@@ -399,7 +390,7 @@ impl CallbackHandler for FineTuningHandler {
     ) -> Result<(), CallbackError> {
         if event_type == CBEventType::Llm {
             self.end(
-                &Key::Callback(event_id.to_owned()),
+                &CallKey::Callback(event_id.to_owned()),
                 payload
                     .and_then(|p| p.get(EventPayload::Messages))
                     .map(messages_from),
@@ -413,12 +404,6 @@ impl CallbackHandler for FineTuningHandler {
     }
 }
 
-fn event_key(event: &EventEnvelope<'_>) -> Key {
-    event
-        .span_id()
-        .map_or_else(|| Key::Thread(std::thread::current().id()), Key::Span)
-}
-
 impl EventHandler for FineTuningHandler {
     /// Keeps an [`LLMChatStartEvent`]'s functions, and makes an example of an [`LLMChatEndEvent`]
     /// that has a response.
@@ -428,10 +413,10 @@ impl EventHandler for FineTuningHandler {
                 messages: Some(start.messages.clone()),
                 functions: functions_from(Some(&start.additional_kwargs)),
             };
-            self.start(event_key(event), pending);
+            self.start(CallKey::of(event), pending);
         } else if let Some(end) = event.downcast_ref::<LLMChatEndEvent>() {
             self.end(
-                &event_key(event),
+                &CallKey::of(event),
                 Some(end.messages.clone()),
                 Vec::new(),
                 end.response.as_ref().map(|r| r.message.clone()),

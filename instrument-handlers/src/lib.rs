@@ -39,6 +39,7 @@
 #![deny(missing_docs)]
 
 mod bounded;
+mod call_key;
 mod capture;
 mod chunk_queue;
 mod debug;

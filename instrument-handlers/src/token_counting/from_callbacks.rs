@@ -6,8 +6,8 @@ use instrument_core::callbacks::{
 };
 
 use super::handler::TokenCountingHandler;
-use super::model::CallKey;
 use super::payload;
+use crate::call_key::CallKey;
 
 /// The name this handler gives in a [`CallbackError`].
 const NAME: &str = "TokenCountingHandler";

@@ -8,9 +8,10 @@ use instrument_core::events::{
 use instrument_core::{EventEnvelope, EventHandler};
 
 use super::handler::TokenCountingHandler;
-use super::model::{self, CallKey};
+use super::model;
 use super::payload::Answer;
 use super::usage::usage_from;
+use crate::call_key::CallKey;
 
 impl EventHandler for TokenCountingHandler {
     /// Counts [`LLMChatEndEvent`], [`LLMCompletionEndEvent`] and [`EmbeddingEndEvent`], with the

@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use super::budget::TokenBudgetExceeded;
 use super::cost::{Cost, cost_of};
 use super::event::TokenCountingEvent;
-use super::model::{CallKey, PendingModels};
+use super::model::PendingModels;
 use super::payload::Answer;
 use super::price_table::PriceTable;
 use super::tokenizer::Tokenizer;
 use super::totals::{CostTotals, Totals};
 use super::usage::Usage;
 use crate::bounded::Bounded;
+use crate::call_key::CallKey;
 
 #[derive(Debug)]
 struct State {

@@ -1,14 +1,13 @@
 //! Which model a call used: the one its response says served it, else the one its start named.
 //!
 //! An LLM or embedding call's end event carries the response but not the model's settings, which
-//! came with its start event; the two meet under the call's key: the callback event's id, or the
-//! span both were emitted in, or (outside any span) the thread.
+//! came with its start event; the two meet under the call's key ([`CallKey`]).
 
 use std::collections::VecDeque;
-use std::thread::{self, ThreadId};
 
-use instrument_core::{EventEnvelope, SpanId};
 use serde_json::{Map, Value};
+
+use crate::call_key::CallKey;
 
 /// Where model settings and call arguments name the model, in order.
 const MODEL_KEYS: [&str; 2] = ["model", "model_name"];
@@ -42,26 +41,6 @@ fn non_empty(value: &Value) -> Option<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
-}
-
-/// Where a call's start and end meet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum CallKey {
-    /// A callback event's id.
-    Callback(String),
-    /// The span an instrumentation event was emitted in.
-    Span(SpanId),
-    /// The thread an instrumentation event outside any span was emitted on.
-    Thread(ThreadId),
-}
-
-impl CallKey {
-    /// The key of the call an instrumentation event belongs to.
-    pub(super) fn of(event: &EventEnvelope<'_>) -> Self {
-        event
-            .span_id()
-            .map_or_else(|| Self::Thread(thread::current().id()), Self::Span)
-    }
 }
 
 /// The models named by calls that started and have not ended, oldest first.
