@@ -45,6 +45,32 @@ impl MessageRole {
     }
 }
 
+impl MessageRole {
+    /// The role whose serialised name is `name` (the inverse of [`MessageRole::as_str`]), if any.
+    ///
+    /// ```
+    /// use instrument_core::llm::MessageRole;
+    ///
+    /// assert_eq!(MessageRole::from_name("assistant"), Some(MessageRole::Assistant));
+    /// assert_eq!(MessageRole::from_name("Assistant"), None);
+    /// ```
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::System,
+            Self::Developer,
+            Self::User,
+            Self::Assistant,
+            Self::Function,
+            Self::Tool,
+            Self::Chatbot,
+            Self::Model,
+        ]
+        .into_iter()
+        .find(|role| role.as_str() == name)
+    }
+}
+
 impl fmt::Display for MessageRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -49,7 +49,7 @@ pub(crate) fn request_messages(request: &Value) -> Vec<ChatMessage> {
 pub(crate) fn message(value: &Value) -> ChatMessage {
     let role = value["role"]
         .as_str()
-        .and_then(|role| serde_json::from_value(Value::String(role.to_owned())).ok())
+        .and_then(MessageRole::from_name)
         .unwrap_or(MessageRole::User);
     let content = match &value["content"] {
         Value::String(text) => Some(text.clone()),

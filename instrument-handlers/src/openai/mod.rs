@@ -264,14 +264,10 @@ fn tool_calls(kwargs: &serde_json::Map<String, Value>) -> Vec<LLMToolCallEvent> 
                 .iter()
                 .map(|call| LLMToolCallEvent {
                     tool_id: call["id"].as_str().map(str::to_owned),
-                    tool: ToolMetadata {
-                        name: call["function"]["name"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned(),
-                        description: String::new(),
-                        parameters: serde_json::json!({"type": "object", "properties": {}}),
-                    },
+                    tool: ToolMetadata::new(
+                        call["function"]["name"].as_str().unwrap_or_default(),
+                        "",
+                    ),
                     arguments: call["function"]["arguments"]
                         .as_str()
                         .unwrap_or_default()

@@ -92,7 +92,7 @@ fn item_messages(item: &Value, default_role: MessageRole, out: &mut Vec<ChatMess
 
 /// A role by its name, in any case; `None` for names `MessageRole` lacks.
 fn role(name: &str) -> Option<MessageRole> {
-    serde_json::from_value(Value::String(name.to_ascii_lowercase())).ok()
+    MessageRole::from_name(&name.to_ascii_lowercase())
 }
 
 /// What the parts of one message hold.
