@@ -100,6 +100,32 @@ fn main() {
                 })
             }),
         ),
+        (
+            "ours_forwarded",
+            Box::new({
+                let timing = timing.clone();
+                move |n| {
+                    tracing::dispatcher::with_default(&timing, || {
+                        timed(n, |i| {
+                            black_box(ours_forwarded("what is rust", i as usize));
+                        })
+                    })
+                }
+            }),
+        ),
+        (
+            "tracing_args",
+            Box::new({
+                let timing = timing.clone();
+                move |n| {
+                    tracing::dispatcher::with_default(&timing, || {
+                        timed(n, |i| {
+                            black_box(tracing_args("what is rust", i as usize));
+                        })
+                    })
+                }
+            }),
+        ),
         ("ours_event", Box::new(|n| timed(n, ours_event))),
         (
             "tracing_event",
@@ -211,6 +237,12 @@ fn main() {
         (
             "nested4_vs_fastrace",
             median("ours_nested4") / median("fastrace_nested4"),
+        ),
+        // `TracingForwarder` under the same layer as tracing's own `#[instrument]`: the cost of
+        // our span plus the `tracing` span it makes and enters, against the `tracing` span alone.
+        (
+            "forwarded_vs_tracing",
+            median("ours_forwarded") / median("tracing_args"),
         ),
         (
             "event_vs_tracing",

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use fastrace::collector::{Config, Reporter, SpanContext, SpanRecord};
 use instrument::handlers::SimpleSpanHandler;
+use instrument::handlers::tracing_bridge::TracingForwarder;
 use instrument::{EventEnvelope, EventHandler, SpanEnd, SpanHandler, SpanStart, get_dispatcher};
 use tracing::Subscriber;
 use tracing::span::{Attributes, Id};
@@ -31,6 +32,7 @@ pub const SIMPLE: &str = "bench::simple";
 pub const ARGS: &str = "bench::args";
 pub const EVENT: &str = "bench::event";
 pub const ASYNC: &str = "bench::async";
+pub const FORWARD: &str = "bench::forward";
 
 #[instrument::span(dispatcher = "bench::idle")]
 #[inline(never)]
@@ -73,6 +75,13 @@ pub fn ours_simple_nested(depth: u32, x: u64) -> u64 {
 #[instrument::span(dispatcher = "bench::args")]
 #[inline(never)]
 pub fn ours_args(query: &str, top_k: usize) -> usize {
+    plain(query.len() as u64) as usize + top_k
+}
+
+/// The same function as `tracing_args`, its spans sent on to `tracing` by `TracingForwarder`.
+#[instrument::span(dispatcher = "bench::forward")]
+#[inline(never)]
+pub fn ours_forwarded(query: &str, top_k: usize) -> usize {
     plain(query.len() as u64) as usize + top_k
 }
 
@@ -145,6 +154,7 @@ pub fn setup_instrument() -> &'static SimpleSpanHandler {
         get_dispatcher(ARGS).add_span_handler(ArgReader);
         get_dispatcher(EVENT).add_event_handler(NoopEvents);
         get_dispatcher(ASYNC).add_span_handler(SimpleSpanHandler::default());
+        TracingForwarder::new().install(get_dispatcher(FORWARD));
         get_dispatcher(SIMPLE).add_span_handler(SimpleSpanHandler::default())
     })
 }

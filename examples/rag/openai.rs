@@ -70,6 +70,11 @@ impl OpenAiSettings {
     /// The instrumented client, reporting on the pipeline's dispatcher.
     #[must_use]
     pub fn client(&self) -> InstrumentedClient<OpenAIConfig> {
+        // The demo's `async-openai` speaks TLS through rustls with ring, the provider the OTLP
+        // transport uses too; an application installs the one it built (`Err`: already installed).
+        // (ring's is deprecated only for lacking post-quantum key exchange.)
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let config = OpenAIConfig::new()
             .with_api_base(&self.base_url)
             .with_api_key(&self.api_key);

@@ -51,6 +51,49 @@ thread_local! {
     /// and trace state); set only by attaching a context, never by a span, so it costs spans
     /// nothing.
     static TRACE: Cell<Option<Arc<TraceParent>>> = const { Cell::new(None) };
+    /// The span handlers that follow the current span's scope, with that span: set only while a
+    /// span whose chain has such handlers is current, so that a context captured there
+    /// ([`Context::current`]) tells them when it is attached elsewhere. Spans of other chains
+    /// never touch it.
+    static FOLLOWERS: Cell<Option<Followed>> = const { Cell::new(None) };
+}
+
+/// The span handlers that follow a span's scopes ([`crate::SpanHandler::FOLLOWS_SCOPE`]), as the
+/// current span's scope and attached contexts tell them: a chain of handlers, seen from here
+/// without depending on how dispatchers keep it.
+pub(crate) trait ScopeFollowers: Sync {
+    /// Span `id` is entered on this thread.
+    fn enter(&self, id: SpanId);
+    /// Span `id` is left on this thread: the matching call to an `enter`.
+    fn leave(&self, id: SpanId);
+}
+
+/// A span and the handlers that follow its scopes.
+type Followed = (SpanId, &'static dyn ScopeFollowers);
+
+/// Enters `id` for `followers`, making them the current span's; returns what to restore.
+#[cold]
+#[inline(never)]
+fn follow(id: SpanId, followers: &'static dyn ScopeFollowers) -> Option<Followed> {
+    followers.enter(id);
+    FOLLOWERS
+        .try_with(|f| f.replace(Some((id, followers))))
+        .ok()
+        .flatten()
+}
+
+/// Leaves `id` for `followers`, then restores the followers of the span around it.
+#[cold]
+#[inline(never)]
+fn unfollow(id: SpanId, followers: &'static dyn ScopeFollowers, prev: Option<Followed>) {
+    followers.leave(id);
+    let _ = FOLLOWERS.try_with(|f| f.set(prev));
+}
+
+/// The followers of the current span, if it has any.
+fn current_followers(span: Option<SpanId>) -> Option<&'static dyn ScopeFollowers> {
+    let (id, followers) = FOLLOWERS.try_with(Cell::get).ok().flatten()?;
+    (Some(id) == span).then_some(followers)
 }
 
 #[inline]
@@ -153,6 +196,8 @@ impl Drop for HandlerGuard {
 pub(crate) struct Scope {
     prev: Saved,
     mark: usize,
+    /// The handlers told of this scope, and the followers of the span around it.
+    followed: Option<(&'static dyn ScopeFollowers, Option<Followed>)>,
 }
 
 impl Scope {
@@ -160,11 +205,24 @@ impl Scope {
     pub(crate) fn enter(id: SpanId, trace: u128) -> Self {
         let prev = replace(Some(id), true, trace);
         let mark = RECORDED_LEN.with(Cell::get);
-        Self { prev, mark }
+        Self {
+            prev,
+            mark,
+            followed: None,
+        }
+    }
+
+    /// Tells `followers` that span `id`, just entered, runs here; they are told it left when the
+    /// scope is left.
+    pub(crate) fn follow(&mut self, id: SpanId, followers: &'static dyn ScopeFollowers) {
+        self.followed = Some((followers, follow(id, followers)));
     }
 
     #[inline]
     pub(crate) fn leave(self, id: SpanId, metadata: &mut Vec<(Cow<'static, str>, Value)>) {
+        if let Some((followers, prev)) = self.followed {
+            unfollow(id, followers, prev);
+        }
         restore(self.prev);
         if RECORDED_LEN.with(Cell::get) > self.mark {
             let _ = RECORDED.try_with(|r| {
@@ -288,6 +346,15 @@ pub struct Context {
     /// The trace-id of the span's trace (zero when unknown): the local root's UUID, or the remote
     /// trace's id.
     pub(crate) trace_id: u128,
+    /// The span handlers that follow the span's scopes, when the context was captured inside it:
+    /// attaching the context enters the span for them too.
+    pub(crate) followers: Option<&'static dyn ScopeFollowers>,
+}
+
+impl std::fmt::Debug for dyn ScopeFollowers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ScopeFollowers")
+    }
 }
 
 impl Context {
@@ -295,8 +362,10 @@ impl Context {
     #[must_use]
     pub fn current() -> Self {
         let trace_id = current_trace();
+        let span = current_id();
         Self {
-            span: current_id(),
+            span,
+            followers: current_followers(span),
             tags: tags(),
             // The remote caller's flags and state belong to its trace only: a span of another
             // trace entered while that context is attached does not take them.
@@ -313,6 +382,7 @@ impl Context {
             tags,
             trace: None,
             trace_id: 0,
+            followers: None,
         }
     }
 
@@ -353,10 +423,15 @@ impl Context {
     pub fn attach(&self) -> ContextGuard {
         let prev_span = replace(self.span, false, self.effective_trace());
         let prev_tags = TagsGuard::set(self.tags.clone());
+        let followed = match (self.span, self.followers) {
+            (Some(id), Some(followers)) => Some((id, followers, follow(id, followers))),
+            _ => None,
+        };
         ContextGuard {
             prev_span,
             _tags: prev_tags,
             prev_trace: TRACE.try_with(|t| t.replace(self.trace.clone())).ok(),
+            followed,
             _not_send: std::marker::PhantomData,
         }
     }
@@ -385,6 +460,8 @@ pub struct ContextGuard {
     _tags: TagsGuard,
     /// `None` when the thread was being torn down and nothing was set.
     prev_trace: Option<Option<Arc<TraceParent>>>,
+    /// The span entered for the context's scope followers, them, and the followers before.
+    followed: Option<(SpanId, &'static dyn ScopeFollowers, Option<Followed>)>,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
@@ -396,6 +473,9 @@ impl std::fmt::Debug for TagsGuard {
 
 impl Drop for ContextGuard {
     fn drop(&mut self) {
+        if let Some((id, followers, prev)) = self.followed.take() {
+            unfollow(id, followers, prev);
+        }
         restore(self.prev_span);
         if let Some(prev) = self.prev_trace.take() {
             let _ = TRACE.try_with(|t| t.set(prev));

@@ -18,6 +18,7 @@ use crate::event::{Event, EventEnvelope};
 use crate::handler::{
     ErasedEventHandler, ErasedSpanHandler, EventHandler, HandlerCell, SpanHandler,
 };
+use crate::id::SpanId;
 
 /// The handlers a span or event on one dispatcher reaches: its own, then its ancestors' up to the
 /// first with `propagate = false`.
@@ -25,9 +26,24 @@ use crate::handler::{
 pub struct Chain {
     pub(crate) span: Vec<&'static dyn ErasedSpanHandler>,
     pub(crate) event: Vec<&'static dyn ErasedEventHandler>,
+    /// The span handlers that follow scopes ([`crate::SpanHandler::FOLLOWS_SCOPE`]), in chain
+    /// order: empty for most chains, so that entering a span costs them one length check.
+    pub(crate) scoped: Vec<&'static dyn ErasedSpanHandler>,
 }
 
 impl Chain {
+    fn new(
+        span: Vec<&'static dyn ErasedSpanHandler>,
+        event: Vec<&'static dyn ErasedEventHandler>,
+    ) -> Self {
+        let scoped = span.iter().copied().filter(|h| h.follows_scope()).collect();
+        Self {
+            span,
+            event,
+            scoped,
+        }
+    }
+
     /// Whether no span or event handler is reachable.
     pub(crate) fn is_empty(&self) -> bool {
         self.span.is_empty() && self.event.is_empty()
@@ -53,10 +69,27 @@ impl Chain {
     }
 }
 
+impl context::ScopeFollowers for Chain {
+    fn enter(&self, id: SpanId) {
+        let _guard = HandlerGuard::enter();
+        for handler in &self.scoped {
+            handler.enter_scope(id);
+        }
+    }
+
+    fn leave(&self, id: SpanId) {
+        let _guard = HandlerGuard::enter();
+        for handler in self.scoped.iter().rev() {
+            handler.leave_scope(id);
+        }
+    }
+}
+
 /// The chain of a dispatcher with no handler anywhere above it.
 pub(crate) static EMPTY_CHAIN: Chain = Chain {
     span: Vec::new(),
     event: Vec::new(),
+    scoped: Vec::new(),
 };
 
 pub(crate) fn empty_chain_ptr() -> *mut Chain {
@@ -211,7 +244,7 @@ fn rebuild(config: &mut Config) {
         } else if let Some(found) = config.chains.iter().find(|c| c.same_as(&span, &event)) {
             ptr::from_ref(*found).cast_mut()
         } else {
-            let leaked: &'static Chain = Box::leak(Box::new(Chain { span, event }));
+            let leaked: &'static Chain = Box::leak(Box::new(Chain::new(span, event)));
             config.chains.push(leaked);
             ptr::from_ref(leaked).cast_mut()
         };

@@ -6,6 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::event::EventEnvelope;
+use crate::id::SpanId;
 use crate::span::{SpanEnd, SpanStart};
 
 /// Receives every event emitted on a dispatcher whose chain it is in.
@@ -93,6 +94,61 @@ pub trait SpanHandler: Send + Sync + 'static {
 
     /// The span ended abnormally; `end.error()` says why.
     fn prepare_to_drop_span(&self, span: Self::Span, end: &SpanEnd<'_>);
+
+    /// Whether [`SpanHandler::enter_scope`] and [`SpanHandler::leave_scope`] are called. Most
+    /// handlers only need a span's start and end and leave this `false`, which keeps the scope
+    /// calls off every span's path; a handler that must know *where* a span runs (to make a span of
+    /// another tracer current there, or to measure busy time apart from time spent waiting) sets it
+    /// `true`.
+    const FOLLOWS_SCOPE: bool = false;
+
+    /// Span `id` became the current span on this thread: a synchronous body starts, an `async`
+    /// one is polled (once per poll, on whichever thread polls it, so a future that moves between
+    /// worker threads enters on each), or a [`crate::Context`] captured inside the span is
+    /// attached (`instrument::spawn`, `in_current_span`, `instrument::thread::spawn`: the task or
+    /// thread runs in the span too). Called only when [`SpanHandler::FOLLOWS_SCOPE`] is `true`,
+    /// for every span that started while the handler was registered, whether or not its
+    /// [`SpanHandler::new_span`] followed it.
+    ///
+    /// Scopes nest: on each thread, every `enter_scope` is followed by the matching
+    /// [`SpanHandler::leave_scope`] before the scope around it is left, so a handler can keep what
+    /// it entered on a per-thread stack.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use instrument_core::{SpanEnd, SpanHandler, SpanId, SpanStart};
+    ///
+    /// /// Counts how many times spans were entered: once for a synchronous call, once per poll for
+    /// /// an `async fn`.
+    /// #[derive(Default)]
+    /// struct Entries(AtomicUsize);
+    ///
+    /// impl SpanHandler for Entries {
+    ///     type Span = ();
+    ///     const FOLLOWS_SCOPE: bool = true;
+    ///     fn new_span(&self, _: &SpanStart<'_>) -> Option<()> { Some(()) }
+    ///     fn prepare_to_exit_span(&self, _: (), _: &SpanEnd<'_>) {}
+    ///     fn prepare_to_drop_span(&self, _: (), _: &SpanEnd<'_>) {}
+    ///     fn enter_scope(&self, _: SpanId) {
+    ///         self.0.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// let dispatcher = instrument_core::get_dispatcher("doc::scopes");
+    /// let entries = dispatcher.add_span_handler(Entries::default());
+    /// dispatcher.in_span("work", || ());
+    /// assert_eq!(entries.0.load(Ordering::Relaxed), 1);
+    /// ```
+    fn enter_scope(&self, id: SpanId) {
+        let _ = id;
+    }
+
+    /// Span `id` stops being current on this thread, on every path out of the scope: the body
+    /// returned or failed, the poll ended, or the body panicked (before the span is dropped for
+    /// it). Called only when [`SpanHandler::FOLLOWS_SCOPE`] is `true`.
+    fn leave_scope(&self, id: SpanId) {
+        let _ = id;
+    }
 
     /// Called once by [`crate::shutdown`], after open spans were dropped.
     fn close(&self) {}
@@ -214,6 +270,10 @@ pub(crate) trait ErasedSpanHandler: Send + Sync {
     /// # Safety
     /// `slot` came from this handler's `new_span`.
     unsafe fn end(&self, slot: SpanSlot, end: &SpanEnd<'_>);
+    /// [`SpanHandler::FOLLOWS_SCOPE`].
+    fn follows_scope(&self) -> bool;
+    fn enter_scope(&self, id: SpanId);
+    fn leave_scope(&self, id: SpanId);
     fn close(&self);
     fn addr(&self) -> *const ();
 }
@@ -239,6 +299,20 @@ impl<H: SpanHandler> ErasedSpanHandler for HandlerCell<H> {
                 self.handler.prepare_to_drop_span(span, end)
             });
         }
+    }
+
+    fn follows_scope(&self) -> bool {
+        H::FOLLOWS_SCOPE
+    }
+
+    #[inline]
+    fn enter_scope(&self, id: SpanId) {
+        self.isolate("enter_scope", || self.handler.enter_scope(id));
+    }
+
+    #[inline]
+    fn leave_scope(&self, id: SpanId) {
+        self.isolate("leave_scope", || self.handler.leave_scope(id));
     }
 
     fn close(&self) {

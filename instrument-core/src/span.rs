@@ -361,6 +361,17 @@ pub(crate) struct SpanCore {
 unsafe impl Sync for SpanCore {}
 
 impl SpanCore {
+    /// Makes the span current on this thread until the scope is left, and tells the handlers that
+    /// follow scopes (they are told it left before the span around it is current again).
+    #[inline]
+    fn enter(&self) -> Scope {
+        let mut scope = Scope::enter(self.id, self.trace);
+        if !self.chain.scoped.is_empty() {
+            scope.follow(self.id, self.chain);
+        }
+        scope
+    }
+
     /// Starts a span: asks each span handler in `chain` for its span value, writing the state in
     /// place at `place` so that nothing large is copied on the hot path.
     ///
@@ -623,7 +634,7 @@ impl SpanState {
     #[inline]
     pub fn run<R>(mut self: Pin<&mut Self>, f: impl FnOnce() -> R) -> R {
         self.as_mut().register();
-        let scope = Scope::enter(self.core.id, self.core.trace);
+        let scope = self.core.enter();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
         // SAFETY: only `metadata` is touched; nothing is moved.
         let this = unsafe { self.as_mut().get_unchecked_mut() };
@@ -814,7 +825,7 @@ pub fn run_sync<R>(
                 SpanState::start_at(&mut place.state, chain, name, dispatcher, instance, args);
             if let Some(mut state) = place.pinned() {
                 state.as_mut().register();
-                scope = Some(Scope::enter(state.core.id, state.core.trace));
+                scope = Some(state.core.enter());
             }
         }))
     }));

@@ -87,8 +87,8 @@ impl Tls {
         std::fs::write(&ca_file, certified.cert.pem()).unwrap();
         let key =
             rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
-        // Named explicitly: with `async-openai` in the tests' build, rustls has two providers and
-        // no process default. (ring's is deprecated only for lacking post-quantum key exchange.)
+        // Named explicitly: the tests build rustls with ring only, and install no process default
+        // but where a test does. (ring's is deprecated only for lacking post-quantum key exchange.)
         #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)

@@ -1,10 +1,10 @@
 //! `TracingForwarder`: instrument spans and events as `tracing` spans and events.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use dashmap::DashMap;
 use instrument_core::{
     Arg, Dispatcher, DropReason, EventEnvelope, EventHandler, SpanEnd, SpanHandler, SpanId,
     SpanStart,
@@ -15,25 +15,40 @@ use tracing::field::Empty;
 use super::loop_guard::{self, FORWARD_TARGET};
 use crate::capture;
 
-/// How many open spans a [`TracingForwarder`] remembers as parents unless told otherwise.
+/// How many open spans a [`TracingForwarder`] remembers unless told otherwise.
 pub const DEFAULT_OPEN_CAPACITY: usize = 4096;
 
 /// A span and event handler that sends instrument spans and events on to `tracing`, so that the
-/// subscribers already in place (`fmt`, OpenTelemetry, Sentry …) see them.
+/// subscribers already in place (`fmt`, `tracing-opentelemetry`, Sentry …) see them, and makes
+/// each forwarded span the current `tracing` span wherever its instrument span runs.
 ///
-/// Each instrument span becomes an `INFO` span called `"instrument"`, target [`FORWARD_TARGET`],
-/// with the fields `name` (the instrument span's name), `span_id`, `dispatcher` and `args` (the
-/// arguments as JSON text), and, when it ends, `outcome` (`"exit"`, `"error"`, `"panic"`,
-/// `"cancelled"`, `"shutdown"` or `"dropped"`) and, for a dropped span, `error`. Its parent is the
-/// forwarded span of the instrument parent while that one is open, else the current `tracing` span.
+/// Each instrument span becomes an `INFO` span called `"instrument"` (a `tracing` span's name is
+/// fixed where it is written), target [`FORWARD_TARGET`], with the fields:
+///
+/// - `otel.name`: the instrument span's name (`retrieve`, `Retriever.retrieve`), which
+///   `tracing-opentelemetry` exports as the span's name;
+/// - `span_id`, `trace_id` (32 hex digits), `dispatcher`, and `args` (the arguments as JSON text);
+/// - when it ends: `outcome` (`"exit"`, `"error"`, `"panic"`, `"cancelled"`, `"shutdown"` or
+///   `"dropped"`), `otel.status_code` (`"ok"` on exit, `"error"` otherwise), and, for a dropped
+///   span, `error` and `otel.status_description` with its text.
+///
+/// Its parent is the forwarded span of the instrument parent while that one is open, else the
+/// current `tracing` span.
+///
+/// While an instrument span runs on a thread (a synchronous call, each poll of an `async fn` on
+/// whichever worker polls it, or a task or thread started in it with `instrument::spawn` or
+/// `instrument::thread::spawn`), its forwarded span is entered: `tracing::Span::current()` is it,
+/// so the spans and events that `tracing`-instrumented crates open there (reqwest's, hyper's,
+/// sqlx's, your own `info_span!`) are its children. Leaving the instrument span, by any path,
+/// exits it again.
+///
 /// Each event becomes an `INFO` event with `class_name`, `dispatcher` and `payload` (its JSON
-/// text, made only if a subscriber reads it), inside the forwarded span of the span it was emitted
-/// in.
+/// text, made only if a subscriber reads it), inside the forwarded span of the span it was
+/// emitted in.
 ///
-/// The `tracing` spans are never entered: instrument tells handlers when spans start and end, not
-/// when code runs in them. Open spans are remembered for parent lookup up to a capacity; spans
-/// started beyond it are still forwarded, and their children fall back to the current `tracing`
-/// span ([`TracingForwarder::untracked`] counts them).
+/// Open spans are remembered (for parents, events and entering) up to a capacity; spans started
+/// beyond it are still forwarded, but not entered, and their children fall back to the current
+/// `tracing` span ([`TracingForwarder::untracked`] counts them).
 ///
 /// Spans and events that [`super::InstrumentLayer`] brings in from `tracing` are not sent back.
 ///
@@ -46,15 +61,27 @@ pub const DEFAULT_OPEN_CAPACITY: usize = 4096;
 ///
 /// let dispatcher = instrument_core::get_dispatcher("doc_forward");
 /// let forwarder = TracingForwarder::new().install(dispatcher);
-/// // With a `tracing` subscriber installed, this shows as an `instrument` span named "retrieve".
+/// // With a `tracing` subscriber installed, "retrieve" is an `instrument` span with
+/// // `otel.name = "retrieve"`, and the current `tracing` span inside the closure.
 /// dispatcher.in_span("retrieve", || ());
 /// assert_eq!(forwarder.untracked(), 0);
 /// ```
 #[derive(Debug)]
 pub struct TracingForwarder {
-    open: Mutex<HashMap<SpanId, tracing::Span>>,
+    open: DashMap<SpanId, tracing::Span>,
+    /// How many spans `open` holds: kept beside it, as `DashMap::len` locks every shard.
+    len: AtomicUsize,
     capacity: usize,
     untracked: AtomicU64,
+}
+
+thread_local! {
+    /// The forwarded spans this thread entered, innermost last, as the `tracing` id and
+    /// subscriber to exit them with (`None` for an instrument span with no forwarded span).
+    /// Scopes nest per thread, so leaving one pops what entering it pushed, even when shutdown
+    /// ended the span on another thread meanwhile.
+    static ENTERED: RefCell<Vec<Option<(tracing::Id, tracing::Dispatch)>>> =
+        const { RefCell::new(Vec::new()) };
 }
 
 impl Default for TracingForwarder {
@@ -64,17 +91,18 @@ impl Default for TracingForwarder {
 }
 
 impl TracingForwarder {
-    /// A forwarder that remembers up to [`DEFAULT_OPEN_CAPACITY`] open spans as parents.
+    /// A forwarder that remembers up to [`DEFAULT_OPEN_CAPACITY`] open spans.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// A forwarder that remembers up to `capacity` open spans as parents.
+    /// A forwarder that remembers up to `capacity` open spans.
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            open: Mutex::new(HashMap::new()),
+            open: DashMap::new(),
+            len: AtomicUsize::new(0),
             capacity,
             untracked: AtomicU64::new(0),
         }
@@ -87,71 +115,81 @@ impl TracingForwarder {
         forwarder
     }
 
-    /// How many spans were forwarded but not remembered as parents, the table being full.
+    /// How many spans were forwarded but not remembered, the table being full.
     #[must_use]
     pub fn untracked(&self) -> u64 {
         self.untracked.load(Ordering::Relaxed)
     }
 
-    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<SpanId, tracing::Span>> {
-        self.open.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The forwarded span of `id`, if it is open and remembered. A clone, so that it stays open
     /// while a child is made under it.
     fn forwarded(&self, id: Option<SpanId>) -> Option<tracing::Span> {
-        self.open().get(&id?).cloned()
+        self.open.get(&id?).map(|span| span.clone())
     }
 
     fn remember(&self, id: SpanId, span: &tracing::Span) {
-        let mut open = self.open();
-        if open.len() < self.capacity {
-            open.insert(id, span.clone());
+        if self.len.fetch_add(1, Ordering::Relaxed) < self.capacity {
+            self.open.insert(id, span.clone());
         } else {
-            drop(open);
+            self.len.fetch_sub(1, Ordering::Relaxed);
             self.untracked.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     fn end(&self, span: tracing::Span, end: &SpanEnd<'_>) {
         // Out of the table first, so that the span closes when `span` is dropped.
-        let remembered = self.open().remove(&end.id());
-        drop(remembered);
-        span.record("outcome", outcome(end));
-        if let Some(error) = end.error() {
-            span.record("error", error);
+        if let Some((_, remembered)) = self.open.remove(&end.id()) {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            drop(remembered);
         }
+        span.record("outcome", outcome(end));
+        match end.error() {
+            None => span.record("otel.status_code", "ok"),
+            Some(error) => span
+                .record("error", error.as_str())
+                .record("otel.status_code", "error")
+                .record("otel.status_description", error.as_str()),
+        };
     }
 }
 
 impl SpanHandler for TracingForwarder {
     type Span = tracing::Span;
 
+    const FOLLOWS_SCOPE: bool = true;
+
     fn new_span(&self, start: &SpanStart<'_>) -> Option<tracing::Span> {
         if loop_guard::is_bridging() {
             return None;
         }
+        let trace_id = uuid::Uuid::from_bytes(start.trace_id());
         let span = match self.forwarded(start.parent_id()) {
             Some(parent) => tracing::info_span!(
                 target: FORWARD_TARGET,
                 parent: &parent,
                 "instrument",
-                name = start.name(),
+                otel.name = start.name(),
                 span_id = %start.id(),
+                trace_id = %trace_id.simple(),
                 dispatcher = start.dispatcher(),
                 args = %ArgsJson(start.args()),
                 outcome = Empty,
                 error = Empty,
+                otel.status_code = Empty,
+                otel.status_description = Empty,
             ),
             None => tracing::info_span!(
                 target: FORWARD_TARGET,
                 "instrument",
-                name = start.name(),
+                otel.name = start.name(),
                 span_id = %start.id(),
+                trace_id = %trace_id.simple(),
                 dispatcher = start.dispatcher(),
                 args = %ArgsJson(start.args()),
                 outcome = Empty,
                 error = Empty,
+                otel.status_code = Empty,
+                otel.status_description = Empty,
             ),
         };
         if span.is_disabled() {
@@ -167,6 +205,35 @@ impl SpanHandler for TracingForwarder {
 
     fn prepare_to_drop_span(&self, span: tracing::Span, end: &SpanEnd<'_>) {
         self.end(span, end);
+    }
+
+    /// Enters the forwarded span in its subscriber, as `tracing::Span::enter` does.
+    fn enter_scope(&self, id: SpanId) {
+        let entered = self.open.get(&id).and_then(|span| {
+            span.with_subscriber(|(id, dispatch)| {
+                dispatch.enter(id);
+                (id.clone(), dispatch.clone())
+            })
+        });
+        // During thread teardown there is no stack, and nothing was entered either.
+        if ENTERED
+            .try_with(|stack| stack.borrow_mut().push(entered.clone()))
+            .is_err()
+            && let Some((id, dispatch)) = entered
+        {
+            dispatch.exit(&id);
+        }
+    }
+
+    fn leave_scope(&self, _: SpanId) {
+        let entered = ENTERED
+            .try_with(|stack| stack.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .flatten();
+        if let Some((id, dispatch)) = entered {
+            dispatch.exit(&id);
+        }
     }
 }
 
