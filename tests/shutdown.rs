@@ -3,11 +3,43 @@
 
 mod common;
 
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, Poll, Waker};
 
 use common::recorder_on;
+use instrument::handlers::tracing_bridge::TracingForwarder;
 use instrument::{SHUTDOWN, SpanId, Tags, get_dispatcher, shutdown};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+
+/// Collects the `outcome` recorded on forwarded spans.
+#[derive(Clone, Default)]
+struct Outcomes(Arc<Mutex<Vec<String>>>);
+
+impl Visit for &Outcomes {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "outcome" {
+            self.0.lock().unwrap().push(value.to_owned());
+        }
+    }
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+impl<S: tracing::Subscriber> Layer<S> for Outcomes {
+    fn on_record(
+        &self,
+        _: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        values.record(&mut &*self);
+    }
+}
+
+/// The name of the current `tracing` span, if any.
+fn current_tracing_span() -> Option<&'static str> {
+    tracing::Span::current().metadata().map(|m| m.name())
+}
 
 #[test]
 fn shutdown_drops_open_spans_everywhere_and_closes_handlers_once() {
@@ -46,6 +78,28 @@ fn shutdown_drops_open_spans_everywhere_and_closes_handlers_once() {
     let by_id = SpanId::new("by_id");
     d.span_enter(by_id, &[], None, Tags::new()).unwrap();
 
+    // 5. A span forwarded to `tracing`, its `tracing` span entered on another thread.
+    let forwarded = get_dispatcher("shutdown_forward");
+    TracingForwarder::new().install(forwarded);
+    let outcomes = Outcomes::default();
+    let (forward_entered_tx, forward_entered_rx) = mpsc::channel();
+    let (forward_release_tx, forward_release_rx) = mpsc::channel::<()>();
+    let forward_worker = std::thread::spawn({
+        let outcomes = outcomes.clone();
+        move || {
+            let subscriber = tracing_subscriber::registry().with(outcomes);
+            tracing::subscriber::with_default(subscriber, || {
+                let inside = forwarded.in_span("forwarded_on_thread", || {
+                    forward_entered_tx.send(()).unwrap();
+                    forward_release_rx.recv().unwrap();
+                    current_tracing_span()
+                });
+                (inside, current_tracing_span())
+            })
+        }
+    });
+    forward_entered_rx.recv().unwrap();
+
     shutdown();
 
     let mut dropped: Vec<_> = recorder
@@ -71,6 +125,14 @@ fn shutdown_drops_open_spans_everywhere_and_closes_handlers_once() {
     // The owners finish later: no second end reaches the handlers.
     release_tx.send(()).unwrap();
     worker.join().unwrap();
+    // The forwarded span ended with the shutdown, and its body still left it when it returned.
+    assert_eq!(*outcomes.0.lock().unwrap(), ["shutdown"]);
+    forward_release_tx.send(()).unwrap();
+    assert_eq!(
+        forward_worker.join().unwrap(),
+        (Some("instrument"), None),
+        "entered until the body returned, then left"
+    );
     drop(guard);
     drop(parked);
     assert!(

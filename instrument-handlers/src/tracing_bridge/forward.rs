@@ -76,12 +76,12 @@ pub struct TracingForwarder {
 }
 
 thread_local! {
-    /// The forwarded spans this thread entered, innermost last, as the `tracing` id and
-    /// subscriber to exit them with (`None` for an instrument span with no forwarded span).
-    /// Scopes nest per thread, so leaving one pops what entering it pushed, even when shutdown
-    /// ended the span on another thread meanwhile.
-    static ENTERED: RefCell<Vec<Option<(tracing::Id, tracing::Dispatch)>>> =
-        const { RefCell::new(Vec::new()) };
+    /// The forwarded spans this thread entered, innermost last (`None` for an instrument span with
+    /// no forwarded span). A handle each, as `tracing`'s own `Entered` guard borrows its span: an
+    /// entered span stays open until it is exited, even when shutdown ended the instrument span on
+    /// another thread meanwhile. Scopes nest per thread, so leaving one pops what entering it
+    /// pushed.
+    static ENTERED: RefCell<Vec<Option<tracing::Span>>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Default for TracingForwarder {
@@ -209,30 +209,20 @@ impl SpanHandler for TracingForwarder {
 
     /// Enters the forwarded span in its subscriber, as `tracing::Span::enter` does.
     fn enter_scope(&self, id: SpanId) {
-        let entered = self.open.get(&id).and_then(|span| {
-            span.with_subscriber(|(id, dispatch)| {
-                dispatch.enter(id);
-                (id.clone(), dispatch.clone())
-            })
+        let span = self.forwarded(Some(id));
+        // During thread teardown there is no stack to remember it on: then it is not entered.
+        let _ = ENTERED.try_with(|stack| {
+            if let Some(span) = &span {
+                span.with_subscriber(|(id, dispatch)| dispatch.enter(id));
+            }
+            stack.borrow_mut().push(span);
         });
-        // During thread teardown there is no stack, and nothing was entered either.
-        if ENTERED
-            .try_with(|stack| stack.borrow_mut().push(entered.clone()))
-            .is_err()
-            && let Some((id, dispatch)) = entered
-        {
-            dispatch.exit(&id);
-        }
     }
 
     fn leave_scope(&self, _: SpanId) {
-        let entered = ENTERED
-            .try_with(|stack| stack.borrow_mut().pop())
-            .ok()
-            .flatten()
-            .flatten();
-        if let Some((id, dispatch)) = entered {
-            dispatch.exit(&id);
+        let entered = ENTERED.try_with(|stack| stack.borrow_mut().pop());
+        if let Ok(Some(Some(span))) = entered {
+            span.with_subscriber(|(id, dispatch)| dispatch.exit(id));
         }
     }
 }
