@@ -126,7 +126,7 @@ impl CallbackHandler for Recorder {
         payload: Option<&Payload>,
         id: &str,
         parent: &str,
-    ) -> Result<(), CallbackError> {
+    ) -> Result<String, CallbackError> {
         self.seen.lock().unwrap().push(Seen::Start {
             ty,
             payload: payload.cloned(),
@@ -139,7 +139,7 @@ impl CallbackHandler for Recorder {
                 "Token budget exceeded! Limit: 1, Current: 2",
             ));
         }
-        Ok(())
+        Ok(id.to_owned())
     }
 
     fn on_event_end(

@@ -100,7 +100,7 @@ impl CallbackHandler for Recorder {
         payload: Option<&Payload>,
         event_id: &str,
         parent_id: &str,
-    ) -> Result<(), CallbackError> {
+    ) -> Result<String, CallbackError> {
         if self.fail_start == Some(event_type) {
             return Err(CallbackError::handler(self.name, "start refused"));
         }
@@ -110,7 +110,7 @@ impl CallbackHandler for Recorder {
             id: event_id.to_owned(),
             parent: parent_id.to_owned(),
         });
-        Ok(())
+        Ok(event_id.to_owned())
     }
 
     fn on_event_end(
@@ -835,7 +835,7 @@ fn a_panicking_callback_handler_is_an_error_not_a_crash() {
             _: Option<&Payload>,
             _: &str,
             _: &str,
-        ) -> Result<(), CallbackError> {
+        ) -> Result<String, CallbackError> {
             panic!("handler bug")
         }
         fn on_event_end(
@@ -857,4 +857,62 @@ fn a_panicking_callback_handler_is_an_error_not_a_crash() {
         "{error}"
     );
     assert_eq!(instrument::handler_panics() - before, 1);
+}
+
+#[test]
+fn caller_given_ids_and_parents_are_kept_everywhere() -> Result<(), CallbackError> {
+    let recorder = Recorder::new();
+    let manager = CallbackManager::new(vec![recorder.clone()]);
+    let ids = manager.with_trace("ported", || -> Result<_, CallbackError> {
+        // LlamaIndex's `on_event_start(event_type, payload, event_id, parent_id)`.
+        let query = manager.on_event_start(CBEventType::Query, None, Some("query-1"), None)?;
+        let retrieve = manager.on_event_start(CBEventType::Retrieve, None, Some("r-1"), None)?;
+        // An explicit parent wins over the open event.
+        let side = manager.on_event_start(CBEventType::Tree, None, None, Some("query-1"))?;
+        manager.on_event_end(CBEventType::Tree, None, Some(&side))?;
+        manager.on_event_end(CBEventType::Retrieve, None, Some(&retrieve))?;
+        // The guard form with an id of the caller's.
+        let llm = manager.event_with_id(CBEventType::Llm, None, "llm-1")?;
+        assert_eq!(llm.id(), "llm-1");
+        assert_eq!(llm.parent_id(), "query-1");
+        llm.on_end(None)?;
+        manager.on_event_end(CBEventType::Query, None, Some(&query))?;
+        Ok((query, retrieve, side))
+    })?;
+    let (query, retrieve, side) = ids;
+    assert_eq!((query.as_str(), retrieve.as_str()), ("query-1", "r-1"));
+    assert!(
+        uuid::Uuid::parse_str(&side).is_ok(),
+        "generated when not given"
+    );
+    assert_eq!(
+        recorder.starts(),
+        [
+            (CBEventType::Query, query.clone(), ROOT_EVENT_ID.to_owned()),
+            (CBEventType::Retrieve, retrieve.clone(), query.clone()),
+            (CBEventType::Tree, side.clone(), query.clone()),
+            (CBEventType::Llm, "llm-1".to_owned(), query.clone()),
+        ]
+    );
+    assert_eq!(
+        recorder.ends(),
+        [
+            (CBEventType::Tree, side.clone()),
+            (CBEventType::Retrieve, retrieve.clone()),
+            (CBEventType::Llm, "llm-1".to_owned()),
+            (CBEventType::Query, query.clone()),
+        ]
+    );
+    let (_, map) = &recorder.trace_maps()[0];
+    assert_eq!(map.roots(), std::slice::from_ref(&query));
+    assert_eq!(map.children(&query), [retrieve, side, "llm-1".to_owned()]);
+    Ok(())
+}
+
+#[test]
+fn a_handler_called_directly_returns_the_id_it_recorded() -> Result<(), CallbackError> {
+    let recorder = Recorder::new();
+    let id = recorder.on_event_start(CBEventType::Llm, None, "given", ROOT_EVENT_ID)?;
+    assert_eq!(id, "given");
+    Ok(())
 }

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use instrument::callbacks::{
-    CBEventType, CallbackError, CallbackManager, EventPayload, Payload, ROOT_EVENT_ID, TraceMap,
+    CBEventType, CallbackError, CallbackHandler, CallbackManager, EventPayload, Payload,
+    ROOT_EVENT_ID, TraceMap,
 };
-use instrument::handlers::{DebugHandler, EventStats};
+use instrument::handlers::{DebugHandler, EventStage, EventStats, LlamaDebugHandler};
 
 /// A writer whose bytes the test reads back.
 #[derive(Clone, Default)]
@@ -162,15 +163,19 @@ fn pairs_by_type_and_by_id_in_start_order() -> Result<(), CallbackError> {
         ]
     );
     for pair in &all {
-        assert_eq!(pair.start.id, pair.end.id);
-        assert!(pair.start.time <= pair.end.time);
+        let (start, end) = (pair.start().unwrap(), pair.end().unwrap());
+        assert_eq!(start.id, end.id);
+        assert!(start.time <= end.time);
+        assert_eq!(
+            (pair.len(), start.stage, end.stage),
+            (2, EventStage::Start, EventStage::End)
+        );
     }
 
     let llm = debug.get_llm_inputs_outputs();
     assert_eq!(llm.len(), 1);
     assert_eq!(
-        llm[0]
-            .start
+        llm[0][0]
             .payload
             .as_ref()
             .unwrap()
@@ -178,17 +183,16 @@ fn pairs_by_type_and_by_id_in_start_order() -> Result<(), CallbackError> {
         Some("Say why.")
     );
     assert_eq!(
-        llm[0]
-            .end
+        llm[0][1]
             .payload
             .as_ref()
             .unwrap()
             .get_str(EventPayload::Completion),
         Some("Because.")
     );
-    let [start, end] = llm[0].clone().into_array();
+    let events = llm[0].clone().into_events();
     assert_eq!(
-        (start.event_type, end.event_type),
+        (events[0].event_type, events[1].event_type),
         (CBEventType::Llm, CBEventType::Llm)
     );
     assert_eq!(debug.get_event_pairs(Some(CBEventType::Retrieve)).len(), 1);
@@ -254,25 +258,27 @@ fn storage_is_bounded_and_evicts_the_oldest() -> Result<(), CallbackError> {
     run_query(&manager)?;
     assert_eq!(debug.capacity(), 3);
     assert_eq!(debug.len(), 3);
-    assert_eq!(debug.evicted(), 1);
-    let types: Vec<_> = debug
+    // The LLM's start evicted the query; the query's end came back as an end alone, evicting the
+    // retrieval, the oldest id then.
+    assert_eq!(debug.evicted(), 2);
+    let kept: Vec<_> = debug
         .get_event_pairs(None)
         .iter()
-        .map(|p| p.event_type())
+        .map(|p| (p.event_type(), p.is_complete()))
         .collect();
     assert_eq!(
-        types,
+        kept,
         [
-            CBEventType::Retrieve,
-            CBEventType::Synthesize,
-            CBEventType::Llm
+            (CBEventType::Synthesize, true),
+            (CBEventType::Llm, true),
+            (CBEventType::Query, false),
         ]
     );
     Ok(())
 }
 
 #[test]
-fn ignored_types_are_not_recorded() -> Result<(), CallbackError> {
+fn ignored_starts_and_ends_are_left_out_and_the_other_half_kept() -> Result<(), CallbackError> {
     let debug = Arc::new(
         DebugHandler::new()
             .with_print_trace_on_end(false)
@@ -282,11 +288,142 @@ fn ignored_types_are_not_recorded() -> Result<(), CallbackError> {
     let manager = CallbackManager::new(vec![debug.clone()]);
     run_query(&manager)?;
     assert!(debug.get_llm_inputs_outputs().is_empty());
-    assert!(
-        debug
-            .get_event_pairs(Some(CBEventType::Retrieve))
-            .is_empty()
+    let retrieve = debug.get_event_pairs(Some(CBEventType::Retrieve));
+    assert_eq!(retrieve.len(), 1);
+    assert!(retrieve[0].start().is_some() && retrieve[0].end().is_none());
+    assert!(!retrieve[0].is_complete());
+    assert_eq!(retrieve[0].duration_secs(), 0.0);
+    assert_eq!(debug.get_event_pairs(None).len(), 3);
+    Ok(())
+}
+
+// Ported from LlamaIndex's `tests/callbacks/test_llama_debug.py`.
+
+const TEST_ID: &str = "my awesome test ID with the best name";
+
+fn test_payload() -> Payload {
+    Payload::new()
+        .with(EventPayload::Chunks, vec!["one"])
+        .with(EventPayload::Response, "two")
+}
+
+#[test]
+fn llamaindex_on_event_start() -> Result<(), CallbackError> {
+    let handler = LlamaDebugHandler::new();
+    let event_id = handler.on_event_start(
+        CBEventType::Llm,
+        Some(&test_payload()),
+        TEST_ID,
+        ROOT_EVENT_ID,
+    )?;
+    assert_eq!(event_id, TEST_ID);
+    assert_eq!(handler.event_pairs_by_type().len(), 1);
+    assert_eq!(handler.sequential_events().len(), 1);
+    let events = &handler.event_pairs_by_type()[&CBEventType::Llm];
+    assert_eq!(events[0].payload, Some(test_payload()));
+    Ok(())
+}
+
+#[test]
+fn llamaindex_on_event_end() -> Result<(), CallbackError> {
+    let handler = LlamaDebugHandler::new();
+    handler.on_event_end(CBEventType::Embedding, Some(&test_payload()), TEST_ID)?;
+    assert_eq!(handler.event_pairs_by_type().len(), 1);
+    assert_eq!(handler.sequential_events().len(), 1);
+    let events = &handler.event_pairs_by_type()[&CBEventType::Embedding];
+    assert_eq!(events[0].payload, Some(test_payload()));
+    assert_eq!(events[0].id, TEST_ID);
+    assert_eq!(events[0].stage, EventStage::End);
+    Ok(())
+}
+
+#[test]
+fn llamaindex_get_event_stats() -> Result<(), CallbackError> {
+    let handler = LlamaDebugHandler::new().with_clock(stepping_clock());
+    let event_id =
+        handler.on_event_start(CBEventType::Chunking, Some(&test_payload()), "c", "root")?;
+    handler.on_event_end(CBEventType::Chunking, None, &event_id)?;
+    assert_eq!(
+        handler.event_pairs_by_type()[&CBEventType::Chunking].len(),
+        2
     );
-    assert_eq!(debug.get_event_pairs(None).len(), 2);
+    let stats = handler.get_event_time_info(CBEventType::Chunking);
+    assert_eq!(stats.total_count, 1);
+    assert!(stats.total_secs > 0.0);
+    Ok(())
+}
+
+#[test]
+fn llamaindex_flush_events() -> Result<(), CallbackError> {
+    let handler = LlamaDebugHandler::new();
+    for id in ["a", "b"] {
+        let event_id =
+            handler.on_event_start(CBEventType::Chunking, Some(&test_payload()), id, "root")?;
+        handler.on_event_end(CBEventType::Chunking, None, &event_id)?;
+    }
+    assert_eq!(
+        handler.event_pairs_by_type()[&CBEventType::Chunking].len(),
+        4
+    );
+    handler.flush_event_logs();
+    assert_eq!(handler.event_pairs_by_type().len(), 0);
+    assert_eq!(handler.sequential_events().len(), 0);
+    Ok(())
+}
+
+#[test]
+fn llamaindex_ignore_events() -> Result<(), CallbackError> {
+    let handler = Arc::new(
+        LlamaDebugHandler::new()
+            .with_print_trace_on_end(false)
+            .with_event_starts_to_ignore([CBEventType::Chunking])
+            .with_event_ends_to_ignore([CBEventType::Llm]),
+    );
+    let manager = CallbackManager::new(vec![handler.clone()]);
+    for event_type in [
+        CBEventType::Chunking,
+        CBEventType::Llm,
+        CBEventType::Embedding,
+    ] {
+        let event_id = manager.on_event_start(event_type, Some(&test_payload()), None, None)?;
+        manager.on_event_end(event_type, Some(&test_payload()), Some(&event_id))?;
+    }
+    assert_eq!(handler.event_pairs_by_type().len(), 3);
+    assert_eq!(handler.sequential_events().len(), 4);
+    // In the order they came: the chunking end, the LLM start, the embedding's start and end.
+    let stages: Vec<_> = handler
+        .get_events(None)
+        .iter()
+        .map(|e| (e.event_type, e.stage))
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            (CBEventType::Chunking, EventStage::End),
+            (CBEventType::Llm, EventStage::Start),
+            (CBEventType::Embedding, EventStage::Start),
+            (CBEventType::Embedding, EventStage::End),
+        ]
+    );
+    assert_eq!(handler.get_events(Some(CBEventType::Embedding)).len(), 2);
+    Ok(())
+}
+
+#[test]
+fn print_trace_map_prints_the_trace_last_ended() -> Result<(), CallbackError> {
+    let out = Shared::default();
+    let debug = Arc::new(
+        DebugHandler::new()
+            .with_print_trace_on_end(false)
+            .with_clock(stepping_clock())
+            .with_writer(out.clone()),
+    );
+    let manager = CallbackManager::new(vec![debug.clone()]);
+    run_query(&manager)?;
+    debug.print_trace_map();
+    let text = out.text();
+    assert!(text.starts_with("**********\nTrace: query\n"), "{text}");
+    assert_eq!(text.matches("|_CBEventType.").count(), 4, "{text}");
+    assert_eq!(debug.format_trace_map(), text);
     Ok(())
 }

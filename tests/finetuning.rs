@@ -5,10 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use instrument::callbacks::{CBEventType, CallbackError, CallbackManager, EventPayload, Payload};
-use instrument::events::{LLMChatEndEvent, LLMChatStartEvent};
+use instrument::events::{
+    LLMChatEndEvent, LLMChatStartEvent, LLMCompletionEndEvent, LLMCompletionStartEvent,
+};
 use instrument::get_dispatcher;
-use instrument::handlers::{FineTuningError, FineTuningHandler};
-use instrument::llm::{ChatMessage, ChatResponse, ToolMetadata};
+use instrument::handlers::{
+    FineTuningError, FineTuningExample, FineTuningHandler, OpenAIFineTuningHandler,
+};
+use instrument::llm::{ChatMessage, ChatResponse, CompletionResponse, ToolMetadata};
 use serde_json::{Map, Value, json};
 
 /// A fresh directory for one test, removed when dropped.
@@ -159,7 +163,12 @@ fn callback_calls_become_jsonl_examples() -> Result<(), CallbackError> {
             ]}),
         ]
     );
-    assert_eq!(finetuning.get_finetuning_events(), lines(&path));
+    let written: Vec<_> = finetuning
+        .examples()
+        .iter()
+        .map(FineTuningExample::to_json)
+        .collect();
+    assert_eq!(written, lines(&path));
     assert_eq!(dir.entries(), ["train.jsonl"]);
     Ok(())
 }
@@ -323,4 +332,89 @@ fn storage_is_bounded_and_evicts_the_oldest() -> Result<(), CallbackError> {
         .collect();
     assert_eq!(first, [json!("q1"), json!("q2")]);
     Ok(())
+}
+
+// As LlamaIndex's `OpenAIFineTuningHandler` records calls.
+
+#[test]
+fn a_prompt_at_the_start_is_the_user_message_and_a_completion_the_answer()
+-> Result<(), CallbackError> {
+    let finetuning = OpenAIFineTuningHandler::new().with_verbose(false);
+    let manager = CallbackManager::new(vec![Arc::new(finetuning.clone())]);
+    // A chat whose start gives only a prompt and whose end gives only the response.
+    let chat = manager.event_with_id(
+        CBEventType::Llm,
+        Some(Payload::new().with(EventPayload::Prompt, "Capital of France?")),
+        "chat-1",
+    )?;
+    chat.on_end(Some(Payload::new().with_serialized(
+        EventPayload::Response,
+        &ChatResponse::new(ChatMessage::assistant("Paris.")),
+    )))?;
+    // A completion call, prompt to completion, given in LlamaIndex's end payload.
+    let complete = manager.on_event_start(
+        CBEventType::Llm,
+        Some(&Payload::new().with(EventPayload::Prompt, "1 + 1 =")),
+        Some("completion-1"),
+        None,
+    )?;
+    manager.on_event_end(
+        CBEventType::Llm,
+        Some(
+            &Payload::new()
+                .with(EventPayload::Prompt, "1 + 1 =")
+                .with_serialized(EventPayload::Completion, &CompletionResponse::new("2")),
+        ),
+        Some(&complete),
+    )?;
+
+    let events = finetuning.get_finetuning_events();
+    assert_eq!(
+        events,
+        [
+            (
+                "chat-1".to_owned(),
+                json!({
+                    "messages": [{"role": "user", "content": "Capital of France?"}],
+                    "response": {"role": "assistant", "content": "Paris."},
+                })
+            ),
+            (
+                "completion-1".to_owned(),
+                json!({
+                    "messages": [{"role": "user", "content": "1 + 1 ="}],
+                    "response": {"role": "assistant", "content": "2"},
+                })
+            ),
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn completion_events_become_examples_too() {
+    let finetuning = FineTuningHandler::new().with_verbose(false);
+    let dispatcher = get_dispatcher("finetuning::completion");
+    dispatcher.add_event_handler(finetuning.clone());
+    dispatcher.in_span("complete", || {
+        dispatcher.event(LLMCompletionStartEvent {
+            prompt: "Say hi".into(),
+            additional_kwargs: Map::new(),
+            model_dict: Map::new(),
+        });
+        dispatcher.event(LLMCompletionEndEvent {
+            prompt: "Say hi".into(),
+            response: CompletionResponse::new("hi"),
+        });
+    });
+    let examples = finetuning.examples();
+    assert_eq!(examples.len(), 1);
+    assert!(examples[0].event_id.starts_with("complete-"));
+    assert_eq!(
+        examples[0].to_json(),
+        json!({"messages": [
+            {"role": "user", "content": "Say hi"},
+            {"role": "assistant", "content": "hi"},
+        ]})
+    );
 }

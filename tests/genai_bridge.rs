@@ -9,7 +9,7 @@ use common::{SeenEvent, recorder_on};
 use instrument::get_dispatcher;
 use instrument::handlers::token_counting::Tokenizer;
 use instrument::handlers::tracing_bridge::InstrumentLayer;
-use instrument::handlers::{FineTuningHandler, TokenCountingHandler};
+use instrument::handlers::{FineTuningExample, FineTuningHandler, TokenCountingHandler};
 use serde_json::{Value, json};
 use tracing::field::Empty;
 use tracing_subscriber::Registry;
@@ -159,7 +159,11 @@ fn a_chat_span_recorded_late_is_an_llm_call() {
     assert_eq!(counted.completion, "assistant: Rainy, 14°C.");
 
     // The conversation as a fine-tuning example, the answer last.
-    let examples = finetuning.get_finetuning_events();
+    let examples: Vec<_> = finetuning
+        .examples()
+        .iter()
+        .map(FineTuningExample::to_json)
+        .collect();
     assert_eq!(examples.len(), 1);
     let roles: Vec<_> = examples[0]["messages"]
         .as_array()

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::recorder_on;
 use instrument::handlers::token_counting::Tokenizer;
 use instrument::handlers::tracing_bridge::InstrumentLayer;
-use instrument::handlers::{FineTuningHandler, TokenCountingHandler};
+use instrument::handlers::{FineTuningExample, FineTuningHandler, TokenCountingHandler};
 use rig_agent::prelude::{AgentBuilder, Message, Tool};
 use rig_core::providers::openai::OpenAIConfig;
 use rig_core::tool::ToolContext;
@@ -308,7 +308,11 @@ async fn a_rig_agent_run_is_llm_calls_with_model_tokens_and_tools() {
     assert_eq!(counter.completion_llm_token_count(), 8 + 3);
     assert_eq!(counter.llm_token_counts().len(), 2);
     // Each turn a fine-tuning example: the tool call, then the answer after the tool's result.
-    let examples = finetuning.get_finetuning_events();
+    let examples: Vec<_> = finetuning
+        .examples()
+        .iter()
+        .map(FineTuningExample::to_json)
+        .collect();
     assert_eq!(examples.len(), 2);
     assert_eq!(examples[0]["messages"][2]["tool_calls"][0]["id"], "call_1");
     assert_eq!(examples[1]["messages"][3]["tool_call_id"], "call_1");

@@ -332,7 +332,7 @@ fn lists_are_bounded_but_totals_count_everything() -> Result<(), CallbackError> 
 }
 
 #[test]
-fn budget_exceeded_fails_the_callback_with_its_message() -> Result<(), CallbackError> {
+fn budget_exceeded_refuses_the_next_event_at_its_start() -> Result<(), CallbackError> {
     let counter = counter().with_token_budget(30);
     assert_eq!(counter.token_budget(), Some(30));
     let manager = manager(&counter);
@@ -340,12 +340,17 @@ fn budget_exceeded_fails_the_callback_with_its_message() -> Result<(), CallbackE
     llm_end(&manager, chat_payload(Some(raw.clone())))?;
     assert!(counter.check_budget().is_ok());
 
+    // The call that crosses the budget runs and ends normally, counted...
     let llm = manager.event(CBEventType::Llm, None)?;
-    let err = llm.on_end(Some(chat_payload(Some(raw)))).unwrap_err();
+    llm.on_end(Some(chat_payload(Some(raw))))?;
+    // ... and the next event of any type is refused at its start, before it runs.
+    let err = manager.event(CBEventType::Llm, None).unwrap_err();
     assert_eq!(
         err.message(),
         "Token budget exceeded! Limit: 30, Current: 50"
     );
+    let retrieve = manager.event(CBEventType::Retrieve, None).unwrap_err();
+    assert_eq!(retrieve.to_string(), err.to_string());
     assert_eq!(err.handler_name(), "TokenCountingHandler");
     let source = err
         .source()

@@ -65,7 +65,7 @@ pub use dispatcher::{Dispatcher, ROOT_NAME, get_dispatcher, root, shutdown};
 pub use event::{Event, EventEnvelope};
 pub use events::SpanDropEvent;
 pub use handler::{EventHandler, SpanHandler, handler_panics};
-pub use id::{ParseSpanIdError, SpanId};
+pub use id::{BuildSpanIdHasher, ParseSpanIdError, SpanId, SpanIdHasher};
 pub use intern::MAX_INTERNED_NAMES;
 pub use manual::{SpanError, SpanGuard};
 pub use open_spans::open_span_count;

@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 use crate::args::Arg;
 use crate::context;
 use crate::dispatcher::Dispatcher;
-use crate::id::SpanId;
+use crate::id::{BuildSpanIdHasher, SpanId};
 use crate::span::{BoxedState, SpanState};
 use crate::tags::Tags;
 
@@ -88,8 +88,8 @@ impl Drop for SpanGuard {
     }
 }
 
-fn open_by_id() -> &'static Mutex<HashMap<SpanId, BoxedState>> {
-    static OPEN: std::sync::OnceLock<Mutex<HashMap<SpanId, BoxedState>>> =
+fn open_by_id() -> &'static Mutex<HashMap<SpanId, BoxedState, BuildSpanIdHasher>> {
+    static OPEN: std::sync::OnceLock<Mutex<HashMap<SpanId, BoxedState, BuildSpanIdHasher>>> =
         std::sync::OnceLock::new();
     OPEN.get_or_init(Default::default)
 }

@@ -5,6 +5,7 @@ mod event;
 mod store;
 mod trace;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Utc};
 use instrument_core::callbacks::{CBEventType, CallbackError, CallbackHandler, Payload, TraceMap};
 
-pub use event::{CBEvent, EventPair, EventStats};
+pub use event::{CBEvent, EventPair, EventStage, EventStats};
 use store::Store;
 
 type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -30,9 +31,10 @@ type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 /// has not ended is printed with zero seconds, as LlamaIndex does; one the handler never saw, or
 /// has evicted, is left out, its children still shown at their depth.
 ///
-/// It keeps at most [`capacity`](Self::capacity) events (start and end of an id count as one),
-/// evicting the ones that started first and counting them in [`evicted`](Self::evicted). An end
-/// whose start it does not hold (ignored, or evicted) is dropped.
+/// It records every start and every end it is not told to ignore, as LlamaIndex's handler does:
+/// an end whose start it never saw (ignored, or evicted) and a start that has not ended yet are
+/// kept too, as pairs of one event. It keeps the events of at most [`capacity`](Self::capacity)
+/// ids, evicting the ids seen first and counting them in [`evicted`](Self::evicted).
 /// Printing goes to stdout unless [`with_writer`](Self::with_writer) says otherwise; a failed write
 /// is ignored, never an error of the traced program.
 ///
@@ -51,16 +53,19 @@ type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 /// })?;
 ///
 /// let llm = debug.get_llm_inputs_outputs();
-/// assert_eq!(llm[0].start.payload.as_ref().unwrap().get_str(EventPayload::Prompt), Some("Hi"));
-/// assert_eq!(llm[0].end.payload.as_ref().unwrap().get_str(EventPayload::Completion), Some("Hello"));
+/// assert_eq!(llm[0][0].payload.as_ref().unwrap().get_str(EventPayload::Prompt), Some("Hi"));
+/// assert_eq!(llm[0][1].payload.as_ref().unwrap().get_str(EventPayload::Completion), Some("Hello"));
 /// assert_eq!(debug.get_event_time_info(CBEventType::Query).total_count, 1);
 /// assert_eq!(debug.get_event_pairs(None).len(), 2);
+/// assert_eq!(debug.sequential_events().len(), 4); // two starts, two ends, as they came
 /// debug.flush_event_logs();
 /// assert!(debug.get_event_pairs(None).is_empty());
 /// # Ok::<(), CallbackError>(())
 /// ```
 pub struct DebugHandler {
     store: Mutex<Store>,
+    /// The id and map of the trace last begun or ended, for [`DebugHandler::print_trace_map`].
+    last_trace: Mutex<(Option<String>, TraceMap)>,
     print_trace_on_end: AtomicBool,
     writer: Mutex<Box<dyn Write + Send>>,
     clock: Clock,
@@ -102,6 +107,7 @@ impl DebugHandler {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             store: Mutex::new(Store::new(capacity.max(1))),
+            last_trace: Mutex::new((None, TraceMap::new())),
             print_trace_on_end: AtomicBool::new(true),
             writer: Mutex::new(Box::new(io::stdout())),
             clock: Arc::new(Utc::now),
@@ -168,24 +174,61 @@ impl DebugHandler {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn event(&self, event_type: CBEventType, payload: Option<&Payload>, id: &str) -> CBEvent {
-        CBEvent {
+    fn record(
+        &self,
+        event_type: CBEventType,
+        payload: Option<&Payload>,
+        id: &str,
+        stage: EventStage,
+    ) {
+        let event = CBEvent {
             event_type,
             payload: payload.cloned(),
             time: (self.clock)(),
             id: id.to_owned(),
-        }
+            stage,
+        };
+        self.lock().record(event);
     }
 
-    /// The start/end pairs of events of `event_type`, or of every type, in start order. Events
-    /// whose start or end the handler did not see are left out.
+    /// The events of `event_type` in the order they came, or, with `None`, every event
+    /// ([`sequential_events`](Self::sequential_events)), as LlamaIndex's `get_events`.
+    #[must_use]
+    pub fn get_events(&self, event_type: Option<CBEventType>) -> Vec<CBEvent> {
+        self.lock().events(event_type)
+    }
+
+    /// Every start and end kept, in the order they came.
+    #[must_use]
+    pub fn sequential_events(&self) -> Vec<CBEvent> {
+        self.get_events(None)
+    }
+
+    /// The events kept, by type, each type's in the order they came.
+    #[must_use]
+    pub fn event_pairs_by_type(&self) -> HashMap<CBEventType, Vec<CBEvent>> {
+        let mut by_type: HashMap<CBEventType, Vec<CBEvent>> = HashMap::new();
+        for event in self.sequential_events() {
+            by_type.entry(event.event_type).or_default().push(event);
+        }
+        by_type
+    }
+
+    /// The events kept, by id, each id's in the order they came.
+    #[must_use]
+    pub fn event_pairs_by_id(&self) -> HashMap<String, Vec<CBEvent>> {
+        self.lock().by_id()
+    }
+
+    /// The events of each id, of `event_type` or of every type, in the order the ids were first
+    /// seen: usually a start and its end, or one of them alone (see [`EventPair`]).
     #[must_use]
     pub fn get_event_pairs(&self, event_type: Option<CBEventType>) -> Vec<EventPair> {
         self.lock().pairs(event_type)
     }
 
-    /// The start/end pairs of LLM events: the prompts or messages each call was given, and what
-    /// it answered.
+    /// The pairs of LLM events: the prompts or messages each call was given, and what it
+    /// answered.
     #[must_use]
     pub fn get_llm_inputs_outputs(&self) -> Vec<EventPair> {
         self.get_event_pairs(Some(CBEventType::Llm))
@@ -212,10 +255,38 @@ impl DebugHandler {
 
     /// Writes [`format_trace`](Self::format_trace) to the handler's writer, ignoring write errors.
     pub fn print_trace(&self, trace_id: Option<&str>, trace_map: &TraceMap) {
-        let text = self.format_trace(trace_id, trace_map);
+        self.write(&self.format_trace(trace_id, trace_map));
+    }
+
+    /// The printout of the trace last ended (or begun, while it runs, with the map it had then:
+    /// empty), as LlamaIndex's `print_trace_map` prints it.
+    #[must_use]
+    pub fn format_trace_map(&self) -> String {
+        let (trace_id, trace_map) = self
+            .last_trace
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        self.format_trace(trace_id.as_deref(), &trace_map)
+    }
+
+    /// Writes [`format_trace_map`](Self::format_trace_map) to the handler's writer, ignoring
+    /// write errors (LlamaIndex's `print_trace_map`).
+    pub fn print_trace_map(&self) {
+        self.write(&self.format_trace_map());
+    }
+
+    fn write(&self, text: &str) {
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let _ = writer.write_all(text.as_bytes());
         let _ = writer.flush();
+    }
+
+    fn set_last_trace(&self, trace_id: Option<&str>, trace_map: TraceMap) {
+        *self
+            .last_trace
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = (trace_id.map(str::to_owned), trace_map);
     }
 
     /// How many events are kept now.
@@ -250,10 +321,9 @@ impl CallbackHandler for DebugHandler {
         payload: Option<&Payload>,
         event_id: &str,
         _parent_id: &str,
-    ) -> Result<(), CallbackError> {
-        let event = self.event(event_type, payload, event_id);
-        self.lock().record_start(event);
-        Ok(())
+    ) -> Result<String, CallbackError> {
+        self.record(event_type, payload, event_id, EventStage::Start);
+        Ok(event_id.to_owned())
     }
 
     fn on_event_end(
@@ -262,12 +332,16 @@ impl CallbackHandler for DebugHandler {
         payload: Option<&Payload>,
         event_id: &str,
     ) -> Result<(), CallbackError> {
-        let event = self.event(event_type, payload, event_id);
-        self.lock().record_end(event);
+        self.record(event_type, payload, event_id, EventStage::End);
         Ok(())
     }
 
+    fn start_trace(&self, trace_id: Option<&str>) {
+        self.set_last_trace(trace_id, TraceMap::new());
+    }
+
     fn end_trace(&self, trace_id: Option<&str>, trace_map: &TraceMap) {
+        self.set_last_trace(trace_id, trace_map.clone());
         if self.print_trace_on_end() {
             self.print_trace(trace_id, trace_map);
         }

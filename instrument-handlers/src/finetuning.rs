@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use instrument_core::callbacks::{
     CBEventType, CallbackError, CallbackHandler, EventPayload, Payload,
 };
-use instrument_core::events::{LLMChatEndEvent, LLMChatStartEvent};
+use instrument_core::events::{
+    LLMChatEndEvent, LLMChatStartEvent, LLMCompletionEndEvent, LLMCompletionStartEvent,
+};
 use instrument_core::llm::{ChatMessage, ChatResponse, MessageRole};
 use instrument_core::{EventEnvelope, EventHandler};
 use serde_json::{Map, Value};
@@ -20,10 +22,13 @@ use serde_json::{Map, Value};
 use crate::bounded::Bounded;
 use crate::call_key::CallKey;
 
-/// One chat call as a fine-tuning example: the messages sent, the answer last, and the functions
-/// the model was offered.
+/// One LLM call as a fine-tuning example: the messages sent (a completion's prompt as the user's
+/// message), the answer last, and the functions the model was offered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FineTuningExample {
+    /// The call's id: the callback event's id, or, for instrumentation events, the id of the span
+    /// they were emitted in (the end event's id outside any span).
+    pub event_id: String,
     /// The messages in OpenAI's form (`role`, `content`, plus extras such as `tool_calls`), the
     /// model's answer last with the role `assistant`.
     pub messages: Vec<Value>,
@@ -41,6 +46,20 @@ impl FineTuningExample {
         if !self.functions.is_empty() {
             object.insert("functions".into(), Value::Array(self.functions.clone()));
         }
+        Value::Object(object)
+    }
+
+    /// The example as LlamaIndex's `get_finetuning_events` gives each call: `{"messages": [..],
+    /// "response": {..}}`, the answer apart from the messages that led to it.
+    #[must_use]
+    pub fn to_event(&self) -> Value {
+        let (response, messages) = self
+            .messages
+            .split_last()
+            .map_or((Value::Null, &[][..]), |(last, rest)| (last.clone(), rest));
+        let mut object = Map::new();
+        object.insert("messages".into(), Value::Array(messages.to_vec()));
+        object.insert("response".into(), response);
         Value::Object(object)
     }
 }
@@ -74,16 +93,19 @@ struct State {
     pending: VecDeque<(CallKey, Pending)>,
 }
 
-/// A handler that collects every LLM chat call (the messages sent and the answer) as an OpenAI
-/// fine-tuning example, and writes them as JSONL (LlamaIndex's `OpenAIFineTuningHandler`).
+/// A handler that collects every LLM call (the messages sent and the answer) as an OpenAI
+/// fine-tuning example, and writes them as JSONL (LlamaIndex's `OpenAIFineTuningHandler`, also
+/// exported under that name).
 ///
-/// It listens both ways a pipeline can be observed. As a [`CallbackHandler`]: the end of each `Llm`
-/// event with `messages` and `response` in its payload (the messages may come with the start
-/// instead), the functions from the start's or end's `additional_kwargs` (`tools` in OpenAI's tool
-/// form or as `{name, description, parameters}`, or `functions`). As an [`EventHandler`]:
-/// [`LLMChatStartEvent`] (for the functions in its `additional_kwargs`) and [`LLMChatEndEvent`],
-/// matched by the span they were emitted in. Clones share what they collected. Calls without an
-/// answer, or whose answer has neither text nor tool calls, are skipped.
+/// It listens both ways a pipeline can be observed. As a [`CallbackHandler`]: each `Llm` event,
+/// whose start or end gives the `prompt` (a completion call: the user's message) or the `messages`
+/// (a chat), and whose end gives the answer, a `response` (a chat) or a `completion`; the
+/// functions come from the start's or end's `additional_kwargs` (`tools` in OpenAI's tool form or
+/// as `{name, description, parameters}`, or `functions`). As an [`EventHandler`]: the start and end
+/// events of chat and completion calls ([`LLMChatStartEvent`], [`LLMChatEndEvent`],
+/// [`LLMCompletionStartEvent`], [`LLMCompletionEndEvent`]), matched by the span they were emitted
+/// in. Clones share what they collected. Calls without an answer, or whose answer has neither text
+/// nor tool calls, are skipped.
 ///
 /// It keeps the last [`capacity`](Self::capacity) examples, counting the ones it lets go in
 /// [`evicted`](Self::evicted).
@@ -176,15 +198,14 @@ impl FineTuningHandler {
         self.lock().examples.to_vec()
     }
 
-    /// The examples collected as the JSON objects [`save_finetuning_events`] writes, oldest first.
-    ///
-    /// [`save_finetuning_events`]: Self::save_finetuning_events
+    /// Each call recorded, by its event id, as LlamaIndex's `get_finetuning_events` gives it:
+    /// `{"messages": [..], "response": {..}}` ([`FineTuningExample::to_event`]), oldest first.
     #[must_use]
-    pub fn get_finetuning_events(&self) -> Vec<Value> {
+    pub fn get_finetuning_events(&self) -> Vec<(String, Value)> {
         self.lock()
             .examples
             .iter()
-            .map(FineTuningExample::to_json)
+            .map(|example| (example.event_id.clone(), example.to_event()))
             .collect()
     }
 
@@ -232,7 +253,12 @@ impl FineTuningHandler {
     /// fails; the temporary file is removed.
     pub fn save_finetuning_events(&self, path: impl AsRef<Path>) -> Result<usize, FineTuningError> {
         let path = path.as_ref();
-        let events = self.get_finetuning_events();
+        let events: Vec<Value> = self
+            .lock()
+            .examples
+            .iter()
+            .map(FineTuningExample::to_json)
+            .collect();
         write_atomically(path, &events).map_err(|source| FineTuningError::Write {
             path: path.to_owned(),
             source,
@@ -255,6 +281,7 @@ impl FineTuningHandler {
     fn end(
         &self,
         key: &CallKey,
+        event_id: String,
         messages: Option<Vec<ChatMessage>>,
         functions: Vec<Value>,
         answer: Option<ChatMessage>,
@@ -279,6 +306,7 @@ impl FineTuningHandler {
             ..answer
         }));
         let example = FineTuningExample {
+            event_id,
             messages,
             functions: all_functions,
         };
@@ -340,7 +368,8 @@ fn messages_from(value: &Value) -> Vec<ChatMessage> {
     }
 }
 
-/// The answer from a payload value: a serialised `ChatResponse` or `ChatMessage`, or a string.
+/// The answer from a payload value: a serialised `ChatResponse`, `ChatMessage` or
+/// `CompletionResponse` (its `text`), or a string.
 fn answer_from(value: &Value) -> Option<ChatMessage> {
     match value {
         Value::String(s) => Some(ChatMessage::assistant(s.clone())),
@@ -349,9 +378,33 @@ fn answer_from(value: &Value) -> Option<ChatMessage> {
                 .ok()
                 .map(|r| r.message)
         }
+        Value::Object(object) if !object.contains_key("role") => object
+            .get("text")
+            .and_then(Value::as_str)
+            .map(ChatMessage::assistant),
         Value::Object(_) => serde_json::from_value(value.clone()).ok(),
         _ => None,
     }
+}
+
+/// The messages a callback payload gives: its `prompt` as the user's message (a completion
+/// call), else its `messages`.
+fn payload_messages(payload: Option<&Payload>) -> Option<Vec<ChatMessage>> {
+    let payload = payload?;
+    match payload.get(EventPayload::Prompt) {
+        Some(Value::String(prompt)) => Some(vec![ChatMessage::user(prompt.clone())]),
+        Some(other) => Some(vec![ChatMessage::user(other.to_string())]),
+        None => payload.get(EventPayload::Messages).map(messages_from),
+    }
+}
+
+/// The answer a callback payload's end gives: a chat's `response`, else a `completion`.
+fn payload_answer(payload: Option<&Payload>) -> Option<ChatMessage> {
+    let payload = payload?;
+    payload
+        .get(EventPayload::Response)
+        .or_else(|| payload.get(EventPayload::Completion))
+        .and_then(answer_from)
 }
 
 fn payload_kwargs(payload: Option<&Payload>) -> Option<&Map<String, Value>> {
@@ -368,20 +421,18 @@ impl CallbackHandler for FineTuningHandler {
         payload: Option<&Payload>,
         event_id: &str,
         _parent_id: &str,
-    ) -> Result<(), CallbackError> {
+    ) -> Result<String, CallbackError> {
         if event_type == CBEventType::Llm {
             let pending = Pending {
-                messages: payload
-                    .and_then(|p| p.get(EventPayload::Messages))
-                    .map(messages_from),
+                messages: payload_messages(payload),
                 functions: functions_from(payload_kwargs(payload)),
             };
             self.start(CallKey::Callback(event_id.to_owned()), pending);
         }
-        Ok(())
+        Ok(event_id.to_owned())
     }
 
-    /// Makes an example of an `Llm` end that has a `response`.
+    /// Makes an example of an `Llm` end that has a `response` or a `completion`.
     fn on_event_end(
         &self,
         event_type: CBEventType,
@@ -391,13 +442,10 @@ impl CallbackHandler for FineTuningHandler {
         if event_type == CBEventType::Llm {
             self.end(
                 &CallKey::Callback(event_id.to_owned()),
-                payload
-                    .and_then(|p| p.get(EventPayload::Messages))
-                    .map(messages_from),
+                event_id.to_owned(),
+                payload_messages(payload),
                 functions_from(payload_kwargs(payload)),
-                payload
-                    .and_then(|p| p.get(EventPayload::Response))
-                    .and_then(answer_from),
+                payload_answer(payload),
             );
         }
         Ok(())
@@ -405,8 +453,8 @@ impl CallbackHandler for FineTuningHandler {
 }
 
 impl EventHandler for FineTuningHandler {
-    /// Keeps an [`LLMChatStartEvent`]'s functions, and makes an example of an [`LLMChatEndEvent`]
-    /// that has a response.
+    /// Keeps a chat or completion start's messages (a completion's prompt as the user's
+    /// message) and functions, and makes an example of the end that has an answer.
     fn handle(&self, event: &EventEnvelope<'_>) {
         if let Some(start) = event.downcast_ref::<LLMChatStartEvent>() {
             let pending = Pending {
@@ -414,15 +462,37 @@ impl EventHandler for FineTuningHandler {
                 functions: functions_from(Some(&start.additional_kwargs)),
             };
             self.start(CallKey::of(event), pending);
+        } else if let Some(start) = event.downcast_ref::<LLMCompletionStartEvent>() {
+            let pending = Pending {
+                messages: Some(vec![ChatMessage::user(start.prompt.clone())]),
+                functions: functions_from(Some(&start.additional_kwargs)),
+            };
+            self.start(CallKey::of(event), pending);
         } else if let Some(end) = event.downcast_ref::<LLMChatEndEvent>() {
             self.end(
                 &CallKey::of(event),
+                instrumented_call_id(event),
                 Some(end.messages.clone()),
                 Vec::new(),
                 end.response.as_ref().map(|r| r.message.clone()),
             );
+        } else if let Some(end) = event.downcast_ref::<LLMCompletionEndEvent>() {
+            self.end(
+                &CallKey::of(event),
+                instrumented_call_id(event),
+                Some(vec![ChatMessage::user(end.prompt.clone())]),
+                Vec::new(),
+                Some(ChatMessage::assistant(end.response.text.clone())),
+            );
         }
     }
+}
+
+/// The id an instrumented call is known by: its span's, else its end event's.
+fn instrumented_call_id(event: &EventEnvelope<'_>) -> String {
+    event
+        .span_id()
+        .map_or_else(|| event.id().to_string(), |span| span.to_string())
 }
 
 /// Keys written first, in this order, wherever they appear; the others follow in the map's order.

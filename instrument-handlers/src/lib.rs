@@ -55,9 +55,15 @@ pub mod token_counting;
 pub mod tracing_bridge;
 mod tree;
 
-pub use debug::{CBEvent, DebugHandler, EventPair, EventStats};
+pub use debug::{CBEvent, DebugHandler, EventPair, EventStage, EventStats};
 pub use export::{ChromeTraceExporter, ExportError, JsonlExporter};
 pub use finetuning::{FineTuningError, FineTuningExample, FineTuningHandler};
+
+/// LlamaIndex's name for [`DebugHandler`], for code ported from Python.
+pub type LlamaDebugHandler = DebugHandler;
+
+/// LlamaIndex's name for [`FineTuningHandler`], for code ported from Python.
+pub type OpenAIFineTuningHandler = FineTuningHandler;
 pub use simple::{DEFAULT_CAPACITY, SimpleSpan, SimpleSpanHandler};
 pub use token_counting::{TokenBudgetExceeded, TokenCountingEvent, TokenCountingHandler};
 pub use tree::{format_span_trees, print_span_trees};

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use instrument_core::SpanId;
+use instrument_core::{BuildSpanIdHasher, SpanId};
 
 use crate::simple::{SimpleSpan, SimpleSpanHandler};
 
@@ -76,7 +76,7 @@ enum Top {
 struct Forest<'a> {
     spans: &'a [SimpleSpan],
     /// Children of each recorded id, ordered by start time.
-    children: HashMap<SpanId, Vec<usize>>,
+    children: HashMap<SpanId, Vec<usize>, BuildSpanIdHasher>,
     /// Trees with the start time that orders them.
     tops: Vec<(DateTime<Utc>, Top)>,
     visited: HashSet<usize>,
@@ -84,8 +84,8 @@ struct Forest<'a> {
 
 impl<'a> Forest<'a> {
     fn new(spans: &'a [SimpleSpan]) -> Self {
-        let present: HashSet<SpanId> = spans.iter().map(|s| s.id).collect();
-        let mut children: HashMap<SpanId, Vec<usize>> = HashMap::new();
+        let present: HashSet<SpanId, BuildSpanIdHasher> = spans.iter().map(|s| s.id).collect();
+        let mut children: HashMap<SpanId, Vec<usize>, BuildSpanIdHasher> = HashMap::default();
         let mut missing: Vec<(SpanId, Vec<usize>)> = Vec::new();
         let mut tops = Vec::new();
         for (index, span) in spans.iter().enumerate() {

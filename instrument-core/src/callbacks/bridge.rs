@@ -119,9 +119,9 @@ pub const MAX_OPEN_EVENTS_PER_SPAN: usize = 64;
 /// struct Log(Mutex<(Vec<(CBEventType, String)>, Vec<TraceMap>)>);
 ///
 /// impl CallbackHandler for Log {
-///     fn on_event_start(&self, ty: CBEventType, _: Option<&Payload>, _: &str, parent: &str) -> Result<(), CallbackError> {
+///     fn on_event_start(&self, ty: CBEventType, _: Option<&Payload>, id: &str, parent: &str) -> Result<String, CallbackError> {
 ///         self.0.lock().unwrap().0.push((ty, parent.to_owned()));
-///         Ok(())
+///         Ok(id.to_owned())
 ///     }
 ///     fn on_event_end(&self, _: CBEventType, _: Option<&Payload>, _: &str) -> Result<(), CallbackError> {
 ///         Ok(())

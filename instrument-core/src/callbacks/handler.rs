@@ -32,8 +32,8 @@ use super::trace_map::TraceMap;
 /// struct Ended(Mutex<Vec<CBEventType>>);
 ///
 /// impl CallbackHandler for Ended {
-///     fn on_event_start(&self, _: CBEventType, _: Option<&Payload>, _: &str, _: &str) -> Result<(), CallbackError> {
-///         Ok(())
+///     fn on_event_start(&self, _: CBEventType, _: Option<&Payload>, id: &str, _: &str) -> Result<String, CallbackError> {
+///         Ok(id.to_owned())
 ///     }
 ///     fn on_event_end(&self, event_type: CBEventType, _: Option<&Payload>, _: &str) -> Result<(), CallbackError> {
 ///         self.0.lock().unwrap().push(event_type);
@@ -58,7 +58,8 @@ use super::trace_map::TraceMap;
 /// [`CallbackManager`]: super::CallbackManager
 pub trait CallbackHandler: Send + Sync {
     /// An event of `event_type` with id `event_id` starts below the event `parent_id` (`"root"` at
-    /// the top of a trace).
+    /// the top of a trace). Returns the event's id, as LlamaIndex's handlers do (the manager keeps
+    /// the id it gave; a handler called directly tells its caller which id it recorded).
     ///
     /// # Errors
     /// An `Err` stops the remaining handlers and is returned by [`CallbackManager::event`]; the
@@ -71,7 +72,7 @@ pub trait CallbackHandler: Send + Sync {
         payload: Option<&Payload>,
         event_id: &str,
         parent_id: &str,
-    ) -> Result<(), CallbackError>;
+    ) -> Result<String, CallbackError>;
 
     /// The event `event_id` ends.
     ///

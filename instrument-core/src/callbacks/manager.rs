@@ -38,8 +38,8 @@ struct Inner {
 /// struct Traces(Mutex<Vec<TraceMap>>);
 ///
 /// impl CallbackHandler for Traces {
-///     fn on_event_start(&self, _: CBEventType, _: Option<&Payload>, _: &str, _: &str) -> Result<(), CallbackError> {
-///         Ok(())
+///     fn on_event_start(&self, _: CBEventType, _: Option<&Payload>, id: &str, _: &str) -> Result<String, CallbackError> {
+///         Ok(id.to_owned())
 ///     }
 ///     fn on_event_end(&self, _: CBEventType, _: Option<&Payload>, _: &str) -> Result<(), CallbackError> {
 ///         Ok(())
@@ -153,32 +153,90 @@ impl CallbackManager {
         self.inner.swallowed.load(Ordering::Relaxed)
     }
 
-    /// Opens an event of `event_type` in the current trace (or this thread's implicit state outside
-    /// any trace): gives it a UUID v4 id and as parent the innermost open non-leaf event of the
-    /// trace here, else `"root"`; records it in the trace map; calls `on_event_start` on every
-    /// handler that does not ignore the type. The event ends with [`EventGuard::on_end`], or with no
-    /// payload when the guard is dropped.
+    /// Starts an event, as LlamaIndex's `CallbackManager.on_event_start` does, and returns its id:
+    /// `event_id` when given (kept as is, everywhere: handlers, trace map, the end), else a new UUID
+    /// v4; its parent is `parent_id` when given, else the innermost open non-leaf event of the
+    /// trace here, else `"root"`. The event is recorded in the trace map and every handler that
+    /// does not ignore the type is told; a non-leaf event becomes the parent of the events started
+    /// after it here until [`on_event_end`](Self::on_event_end) ends it.
+    ///
+    /// [`event`](Self::event) is the same with a guard that ends the event for you.
+    ///
+    /// ```
+    /// use instrument_core::callbacks::{CallbackError, CallbackManager, CBEventType};
+    ///
+    /// let manager = CallbackManager::new(vec![]);
+    /// let id = manager.on_event_start(CBEventType::Query, None, Some("query-1"), None)?;
+    /// assert_eq!(id, "query-1");
+    /// let llm = manager.on_event_start(CBEventType::Llm, None, None, None)?; // a UUID
+    /// manager.on_event_end(CBEventType::Llm, None, Some(&llm))?;
+    /// manager.on_event_end(CBEventType::Query, None, Some(&id))?;
+    /// # Ok::<(), CallbackError>(())
+    /// ```
     ///
     /// # Errors
     /// The first handler error, after which the remaining handlers are not called and the event is
     /// not opened (it stays in the trace map, since the handlers before saw it start).
+    pub fn on_event_start(
+        &self,
+        event_type: CBEventType,
+        payload: Option<&Payload>,
+        event_id: Option<&str>,
+        parent_id: Option<&str>,
+    ) -> Result<String, CallbackError> {
+        let lane = current_lane();
+        let id = event_id.map_or_else(new_event_id, str::to_owned);
+        let parent = parent_id.map_or_else(|| lane.parent(), str::to_owned);
+        self.start(&lane, event_type, payload, &id, &parent)?;
+        Ok(id)
+    }
+
+    /// Ends an event, as LlamaIndex's `CallbackManager.on_event_end` does: every handler that
+    /// does not ignore the type is told, and a non-leaf event stops being a parent here. Without
+    /// an `event_id` the handlers get a new UUID, as in LlamaIndex.
+    ///
+    /// # Errors
+    /// The first handler error; the remaining handlers are not called, and the event is closed all
+    /// the same.
+    pub fn on_event_end(
+        &self,
+        event_type: CBEventType,
+        payload: Option<&Payload>,
+        event_id: Option<&str>,
+    ) -> Result<(), CallbackError> {
+        let id = event_id.map_or_else(new_event_id, str::to_owned);
+        self.end(&current_lane(), event_type, &id, payload)
+    }
+
+    /// Opens an event of `event_type` in the current trace (or this thread's implicit state outside
+    /// any trace), with a new UUID v4 id, as [`on_event_start`](Self::on_event_start) does; the
+    /// event ends with [`EventGuard::on_end`], or with no payload when the guard is dropped.
+    ///
+    /// # Errors
+    /// As [`on_event_start`](Self::on_event_start).
     pub fn event(
         &self,
         event_type: CBEventType,
         payload: Option<Payload>,
     ) -> Result<EventGuard, CallbackError> {
+        self.event_with_id(event_type, payload, new_event_id())
+    }
+
+    /// As [`event`](Self::event), with the id `event_id` (LlamaIndex's
+    /// `callback_manager.event(event_type, payload, event_id=...)`).
+    ///
+    /// # Errors
+    /// As [`on_event_start`](Self::on_event_start).
+    pub fn event_with_id(
+        &self,
+        event_type: CBEventType,
+        payload: Option<Payload>,
+        event_id: impl Into<String>,
+    ) -> Result<EventGuard, CallbackError> {
         let lane = current_lane();
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = event_id.into();
         let parent = lane.parent();
-        lane.record(&parent, &id);
-        for handler in self.snapshot().iter() {
-            if !handler.event_starts_to_ignore().contains(&event_type) {
-                isolated(|| handler.on_event_start(event_type, payload.as_ref(), &id, &parent))?;
-            }
-        }
-        if !event_type.is_leaf() {
-            lane.push(id.clone());
-        }
+        self.start(&lane, event_type, payload.as_ref(), &id, &parent)?;
         Ok(EventGuard {
             manager: self.clone(),
             lane,
@@ -187,6 +245,30 @@ impl CallbackManager {
             parent,
             ended: false,
         })
+    }
+
+    fn start(
+        &self,
+        lane: &Lane,
+        event_type: CBEventType,
+        payload: Option<&Payload>,
+        id: &str,
+        parent: &str,
+    ) -> Result<(), CallbackError> {
+        lane.record(parent, id);
+        for handler in self.snapshot().iter() {
+            if !handler.event_starts_to_ignore().contains(&event_type) {
+                isolated(|| {
+                    handler
+                        .on_event_start(event_type, payload, id, parent)
+                        .map(drop)
+                })?;
+            }
+        }
+        if !event_type.is_leaf() {
+            lane.push(id.to_owned());
+        }
+        Ok(())
     }
 
     fn end(
@@ -284,7 +366,7 @@ pub struct EventGuard {
 }
 
 impl EventGuard {
-    /// The event's id, a UUID v4 string.
+    /// The event's id: the one given to [`CallbackManager::event_with_id`], else a UUID v4.
     #[must_use]
     pub fn id(&self) -> &str {
         &self.id
@@ -346,6 +428,11 @@ fn report_swallowed(err: &CallbackError) {
              (further such errors are only counted: CallbackManager::swallowed_errors)"
         );
     }
+}
+
+/// A new event id: a UUID v4, as LlamaIndex makes them.
+fn new_event_id() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// Calls into a handler, turning a panic into an error: a callback handler that panics must not take

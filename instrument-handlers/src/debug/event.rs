@@ -1,10 +1,13 @@
-//! What [`DebugHandler`](super::DebugHandler) keeps: events, start/end pairs and timing statistics.
+//! What [`DebugHandler`](super::DebugHandler) keeps: events, the events of each id, and timing
+//! statistics.
+
+use std::ops::Deref;
 
 use chrono::{DateTime, Utc};
 use instrument_core::callbacks::{CBEventType, Payload};
 
 /// One start or end of a callback event, as [`DebugHandler`](super::DebugHandler) saw it
-/// (LlamaIndex's `CBEvent`).
+/// (LlamaIndex's `CBEvent`, which tells the two apart only by their order; `stage` says it).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CBEvent {
     /// The event's type.
@@ -15,40 +18,87 @@ pub struct CBEvent {
     pub time: DateTime<Utc>,
     /// The event's id, shared by its start and end.
     pub id: String,
+    /// Whether this is the event's start or its end.
+    pub stage: EventStage,
 }
 
-/// The start and the end of one event.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct EventPair {
-    /// The event's start.
-    pub start: CBEvent,
-    /// The event's end.
-    pub end: CBEvent,
+/// Whether a [`CBEvent`] is an event's start or its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStage {
+    /// `on_event_start`.
+    Start,
+    /// `on_event_end`.
+    End,
 }
+
+/// The events of one id, in the order they came: LlamaIndex's event "pair", a list. Normally the
+/// event's start then its end; only one of them when the handler saw only one (the other was
+/// ignored, evicted, or has not come yet). Never empty. Indexes like LlamaIndex's list
+/// (`pair[0]`, `pair.last()`), or ask for [`start`](Self::start) and [`end`](Self::end).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(transparent)]
+pub struct EventPair(Vec<CBEvent>);
 
 impl EventPair {
-    /// The event's type.
+    /// The events, which must be of one id, in the order they came; `None` when there is none.
+    pub(super) fn new(events: Vec<CBEvent>) -> Option<Self> {
+        (!events.is_empty()).then_some(Self(events))
+    }
+
+    fn first(&self) -> &CBEvent {
+        &self.0[0]
+    }
+
+    /// The event's type (its first event's).
     #[must_use]
     pub fn event_type(&self) -> CBEventType {
-        self.start.event_type
+        self.first().event_type
     }
 
     /// The event's id.
     #[must_use]
     pub fn id(&self) -> &str {
-        &self.start.id
+        &self.first().id
     }
 
-    /// Seconds from start to end; zero if the clock went backwards.
+    /// The event's start, if the handler saw it.
+    #[must_use]
+    pub fn start(&self) -> Option<&CBEvent> {
+        self.0.iter().find(|e| e.stage == EventStage::Start)
+    }
+
+    /// The event's end, if the handler saw it.
+    #[must_use]
+    pub fn end(&self) -> Option<&CBEvent> {
+        self.0.iter().rev().find(|e| e.stage == EventStage::End)
+    }
+
+    /// Whether both the start and the end were seen.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        self.start().is_some() && self.end().is_some()
+    }
+
+    /// Seconds from the first event to the last, as LlamaIndex times a pair: zero for a pair of
+    /// one event, or if the clock went backwards.
     #[must_use]
     pub fn duration_secs(&self) -> f64 {
-        seconds_between(self.start.time, self.end.time)
+        seconds_between(self.first().time, self.0[self.0.len() - 1].time)
     }
 
-    /// The pair as `[start, end]`, the shape LlamaIndex returns.
+    /// The events, in the order they came.
     #[must_use]
-    pub fn into_array(self) -> [CBEvent; 2] {
-        [self.start, self.end]
+    pub fn into_events(self) -> Vec<CBEvent> {
+        self.0
+    }
+}
+
+impl Deref for EventPair {
+    type Target = [CBEvent];
+
+    fn deref(&self) -> &[CBEvent] {
+        &self.0
     }
 }
 
@@ -59,7 +109,7 @@ pub struct EventStats {
     pub total_secs: f64,
     /// Seconds per event; zero when there is none.
     pub average_secs: f64,
-    /// How many there were.
+    /// How many there were (a start or an end alone counts, with zero seconds, as in LlamaIndex).
     pub total_count: usize,
 }
 

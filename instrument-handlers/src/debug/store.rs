@@ -1,4 +1,4 @@
-//! The bounded store of events, by id in start order.
+//! The bounded store of events: by id, ids in the order first seen, each event numbered as it came.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -6,34 +6,13 @@ use instrument_core::callbacks::CBEventType;
 
 use super::event::{CBEvent, EventPair};
 
-/// What is known of one event id: its start, and its end once it came.
-#[derive(Debug, Default)]
-pub(super) struct Slot {
-    pub(super) start: Option<CBEvent>,
-    pub(super) end: Option<CBEvent>,
-}
-
-impl Slot {
-    fn event_type(&self) -> Option<CBEventType> {
-        self.start
-            .as_ref()
-            .or(self.end.as_ref())
-            .map(|e| e.event_type)
-    }
-
-    fn pair(&self) -> Option<EventPair> {
-        Some(EventPair {
-            start: self.start.clone()?,
-            end: self.end.clone()?,
-        })
-    }
-}
-
 /// Events by id, at most `capacity` ids, the ids seen first evicted first.
 #[derive(Debug)]
 pub(super) struct Store {
     order: VecDeque<String>,
-    by_id: HashMap<String, Slot>,
+    /// Each id's events with their arrival numbers, in arrival order.
+    by_id: HashMap<String, Vec<(u64, CBEvent)>>,
+    next: u64,
     capacity: usize,
     evicted: u64,
 }
@@ -43,20 +22,26 @@ impl Store {
         Self {
             order: VecDeque::new(),
             by_id: HashMap::new(),
+            next: 0,
             capacity,
             evicted: 0,
         }
     }
 
-    fn slot(&mut self, id: &str) -> &mut Slot {
-        if !self.by_id.contains_key(id) {
-            if self.order.len() == self.capacity {
-                self.evict_oldest();
-            }
-            self.order.push_back(id.to_owned());
-            self.by_id.insert(id.to_owned(), Slot::default());
+    /// Records a start or an end, whether or not the other was seen: an end whose start was
+    /// ignored or evicted is kept, as LlamaIndex keeps it.
+    pub(super) fn record(&mut self, event: CBEvent) {
+        let seq = self.next;
+        self.next += 1;
+        if let Some(events) = self.by_id.get_mut(&event.id) {
+            events.push((seq, event));
+            return;
         }
-        self.by_id.get_mut(id).expect("inserted above")
+        if self.order.len() == self.capacity {
+            self.evict_oldest();
+        }
+        self.order.push_back(event.id.clone());
+        self.by_id.insert(event.id.clone(), vec![(seq, event)]);
     }
 
     #[cold]
@@ -67,30 +52,47 @@ impl Store {
         }
     }
 
-    pub(super) fn record_start(&mut self, event: CBEvent) {
-        let id = event.id.clone();
-        self.slot(&id).start = Some(event);
+    /// The events of `id`, in the order they came.
+    pub(super) fn get(&self, id: &str) -> Option<impl Iterator<Item = &CBEvent>> {
+        self.by_id
+            .get(id)
+            .map(|events| events.iter().map(|(_, e)| e))
     }
 
-    /// Records an end; dropped when its start is unknown (ignored, or evicted), so that a late end
-    /// does not evict a live event.
-    pub(super) fn record_end(&mut self, event: CBEvent) {
-        if let Some(slot) = self.by_id.get_mut(&event.id) {
-            slot.end = Some(event);
-        }
+    /// Every event of `event_type`, or of every type, in the order they came.
+    pub(super) fn events(&self, event_type: Option<CBEventType>) -> Vec<CBEvent> {
+        let mut events: Vec<&(u64, CBEvent)> = self
+            .by_id
+            .values()
+            .flatten()
+            .filter(|(_, e)| event_type.is_none_or(|t| e.event_type == t))
+            .collect();
+        events.sort_unstable_by_key(|(seq, _)| *seq);
+        events.into_iter().map(|(_, e)| e.clone()).collect()
     }
 
-    pub(super) fn get(&self, id: &str) -> Option<&Slot> {
-        self.by_id.get(id)
-    }
-
-    /// Complete pairs in start order, of `event_type` or of every type.
+    /// The events of each id, ids in the order first seen, of `event_type` or of every type.
     pub(super) fn pairs(&self, event_type: Option<CBEventType>) -> Vec<EventPair> {
         self.order
             .iter()
             .filter_map(|id| self.by_id.get(id))
-            .filter(|slot| event_type.is_none() || slot.event_type() == event_type)
-            .filter_map(Slot::pair)
+            .filter_map(|events| {
+                EventPair::new(
+                    events
+                        .iter()
+                        .filter(|(_, e)| event_type.is_none_or(|t| e.event_type == t))
+                        .map(|(_, e)| e.clone())
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// Every event by its id, each id's in the order they came.
+    pub(super) fn by_id(&self) -> HashMap<String, Vec<CBEvent>> {
+        self.by_id
+            .iter()
+            .map(|(id, events)| (id.clone(), events.iter().map(|(_, e)| e.clone()).collect()))
             .collect()
     }
 
@@ -106,6 +108,7 @@ impl Store {
         self.evicted
     }
 
+    /// Forgets every event; the tables keep their room for the next ones.
     pub(super) fn clear(&mut self) {
         self.order.clear();
         self.by_id.clear();

@@ -18,14 +18,14 @@ pub(super) fn format(store: &Store, trace_id: Option<&str>, trace_map: &TraceMap
     out.push('\n');
     let _ = writeln!(out, "Trace: {}", trace_id.unwrap_or("None"));
     for (depth, id) in trace_map.depth_first() {
-        let Some(slot) = store.get(id) else { continue };
-        let Some(first) = slot.start.as_ref().or(slot.end.as_ref()) else {
+        let Some(mut events) = store.get(id) else {
             continue;
         };
-        let secs = match (&slot.start, &slot.end) {
-            (Some(start), Some(end)) => seconds_between(start.time, end.time),
-            _ => 0.0,
-        };
+        let Some(first) = events.next() else { continue };
+        // From the first event of the id to the last, as LlamaIndex times it: zero for one alone.
+        let secs = events
+            .last()
+            .map_or(0.0, |last| seconds_between(first.time, last.time));
         let indent = 4 + 2 * depth;
         let _ = writeln!(
             out,

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use instrument_core::SpanId;
+use instrument_core::{BuildSpanIdHasher, SpanId};
 
 use super::record::{EventRecord, SpanRecord};
 
@@ -27,7 +27,7 @@ pub(crate) struct FinishedSpan {
 /// The open spans, with the events emitted in them so far.
 #[derive(Default)]
 pub(crate) struct Assembler {
-    open: HashMap<SpanId, Vec<EventRecord>>,
+    open: HashMap<SpanId, Vec<EventRecord>, BuildSpanIdHasher>,
     /// Events held by the open spans.
     events: usize,
 }

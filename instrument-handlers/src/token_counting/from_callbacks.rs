@@ -55,27 +55,32 @@ impl TokenCountingHandler {
 }
 
 impl CallbackHandler for TokenCountingHandler {
-    /// Notes the model an `Llm` or `Embedding` start names, for its end.
+    /// Checks the token budget at the start of every event, as LlamaIndex's `_check_budget` does,
+    /// and notes the model an `Llm` or `Embedding` start names, for its end.
+    ///
+    /// # Errors
+    /// With a budget, when more LLM tokens than it allows were counted already: a
+    /// [`CallbackError`] whose source is [`TokenBudgetExceeded`](super::TokenBudgetExceeded), so
+    /// the call after the one that crossed the budget fails before it runs.
     fn on_event_start(
         &self,
         event_type: CBEventType,
         payload: Option<&Payload>,
         event_id: &str,
         _parent_id: &str,
-    ) -> Result<(), CallbackError> {
+    ) -> Result<String, CallbackError> {
+        self.check_budget()
+            .map_err(|err| CallbackError::from_source(NAME, err))?;
         if matches!(event_type, CBEventType::Llm | CBEventType::Embedding)
             && let Some(model) = payload.and_then(payload::model)
         {
             self.started(CallKey::Callback(event_id.to_owned()), Some(model));
         }
-        Ok(())
+        Ok(event_id.to_owned())
     }
 
-    /// Counts `Llm` and `Embedding` ends.
-    ///
-    /// # Errors
-    /// With a budget, when the LLM tokens counted so far, this call included, exceed it: a
-    /// [`CallbackError`] whose source is [`TokenBudgetExceeded`](super::TokenBudgetExceeded).
+    /// Counts `Llm` and `Embedding` ends. Crossing the budget here is not an error: the call has
+    /// run, and its answer is the caller's; the next event's start is refused.
     fn on_event_end(
         &self,
         event_type: CBEventType,
@@ -91,10 +96,7 @@ impl CallbackHandler for TokenCountingHandler {
         };
         match event_type {
             CBEventType::Llm => {
-                if let Some(total) = self.count_llm_payload(payload, event_id, started) {
-                    self.over_budget(total)
-                        .map_err(|err| CallbackError::from_source(NAME, err))?;
-                }
+                self.count_llm_payload(payload, event_id, started);
             }
             CBEventType::Embedding => {
                 if let Some(chunks) = payload.get(EventPayload::Chunks) {

@@ -76,11 +76,12 @@ impl State {
 /// It keeps the last [`capacity`](Self::capacity) events of each list; the totals count every event
 /// since the last [`reset_counts`](Self::reset_counts), evicted ones included.
 ///
-/// With a [token budget](Self::with_token_budget), an LLM call that takes the total LLM tokens over
-/// the limit makes the callback path fail with [`TokenBudgetExceeded`] (its message
-/// `Token budget exceeded! Limit: {limit}, Current: {current}`), which reaches the code that ended
-/// the event. Instrumentation events cannot fail, so that path only counts: ask
-/// [`check_budget`](Self::check_budget).
+/// With a [token budget](Self::with_token_budget), once the LLM tokens counted are over the
+/// limit, the start of every callback event fails with [`TokenBudgetExceeded`] (its message
+/// `Token budget exceeded! Limit: {limit}, Current: {current}`), as LlamaIndex checks its budget:
+/// the call that crossed it returns its answer, and the next one is refused before it runs.
+/// Instrumentation events cannot fail, so that path only counts: ask
+/// [`check_budget`](Self::check_budget) before a call.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -2,12 +2,13 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use dashmap::DashMap;
 use instrument_core::{
-    Arg, Dispatcher, DropReason, EventEnvelope, EventHandler, SpanEnd, SpanHandler, SpanId,
-    SpanStart,
+    Arg, BuildSpanIdHasher, Dispatcher, DropReason, EventEnvelope, EventHandler, SpanEnd,
+    SpanHandler, SpanId, SpanStart,
 };
 use serde_json::Value;
 use tracing::field::Empty;
@@ -68,7 +69,10 @@ pub const DEFAULT_OPEN_CAPACITY: usize = 4096;
 /// ```
 #[derive(Debug)]
 pub struct TracingForwarder {
-    open: DashMap<SpanId, tracing::Span>,
+    /// The forwarded span of each open instrument span. Shared, not cloned as `tracing` spans: a
+    /// `tracing::Span` clone is a reference taken in the subscriber's registry (and dropped again
+    /// later), where an `Arc` clone is one atomic add, and spans are looked up at every entry.
+    open: DashMap<SpanId, ForwardedSpan, BuildSpanIdHasher>,
     /// How many spans `open` holds: kept beside it, as `DashMap::len` locks every shard.
     len: AtomicUsize,
     capacity: usize,
@@ -81,8 +85,12 @@ thread_local! {
     /// entered span stays open until it is exited, even when shutdown ended the instrument span on
     /// another thread meanwhile. Scopes nest per thread, so leaving one pops what entering it
     /// pushed.
-    static ENTERED: RefCell<Vec<Option<tracing::Span>>> = const { RefCell::new(Vec::new()) };
+    static ENTERED: RefCell<Vec<Option<ForwardedSpan>>> = const { RefCell::new(Vec::new()) };
 }
+
+/// A forwarded span, shared by the table of open spans, the instrument span's handler value and
+/// the threads it is entered on.
+type ForwardedSpan = Arc<tracing::Span>;
 
 impl Default for TracingForwarder {
     fn default() -> Self {
@@ -101,7 +109,7 @@ impl TracingForwarder {
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            open: DashMap::new(),
+            open: DashMap::default(),
             len: AtomicUsize::new(0),
             capacity,
             untracked: AtomicU64::new(0),
@@ -121,22 +129,22 @@ impl TracingForwarder {
         self.untracked.load(Ordering::Relaxed)
     }
 
-    /// The forwarded span of `id`, if it is open and remembered. A clone, so that it stays open
-    /// while a child is made under it.
-    fn forwarded(&self, id: Option<SpanId>) -> Option<tracing::Span> {
-        self.open.get(&id?).map(|span| span.clone())
+    /// The forwarded span of `id`, if it is open and remembered, held so that it stays open
+    /// while it is used.
+    fn forwarded(&self, id: Option<SpanId>) -> Option<ForwardedSpan> {
+        self.open.get(&id?).map(|span| Arc::clone(&span))
     }
 
-    fn remember(&self, id: SpanId, span: &tracing::Span) {
+    fn remember(&self, id: SpanId, span: &ForwardedSpan) {
         if self.len.fetch_add(1, Ordering::Relaxed) < self.capacity {
-            self.open.insert(id, span.clone());
+            self.open.insert(id, Arc::clone(span));
         } else {
             self.len.fetch_sub(1, Ordering::Relaxed);
             self.untracked.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    fn end(&self, span: tracing::Span, end: &SpanEnd<'_>) {
+    fn end(&self, span: ForwardedSpan, end: &SpanEnd<'_>) {
         // Out of the table first, so that the span closes when `span` is dropped.
         if let Some((_, remembered)) = self.open.remove(&end.id()) {
             self.len.fetch_sub(1, Ordering::Relaxed);
@@ -154,11 +162,11 @@ impl TracingForwarder {
 }
 
 impl SpanHandler for TracingForwarder {
-    type Span = tracing::Span;
+    type Span = ForwardedSpan;
 
     const FOLLOWS_SCOPE: bool = true;
 
-    fn new_span(&self, start: &SpanStart<'_>) -> Option<tracing::Span> {
+    fn new_span(&self, start: &SpanStart<'_>) -> Option<ForwardedSpan> {
         if loop_guard::is_bridging() {
             return None;
         }
@@ -166,7 +174,7 @@ impl SpanHandler for TracingForwarder {
         let span = match self.forwarded(start.parent_id()) {
             Some(parent) => tracing::info_span!(
                 target: FORWARD_TARGET,
-                parent: &parent,
+                parent: &*parent,
                 "instrument",
                 otel.name = start.name(),
                 span_id = %start.id(),
@@ -195,15 +203,16 @@ impl SpanHandler for TracingForwarder {
         if span.is_disabled() {
             return None;
         }
+        let span = Arc::new(span);
         self.remember(start.id(), &span);
         Some(span)
     }
 
-    fn prepare_to_exit_span(&self, span: tracing::Span, end: &SpanEnd<'_>) {
+    fn prepare_to_exit_span(&self, span: ForwardedSpan, end: &SpanEnd<'_>) {
         self.end(span, end);
     }
 
-    fn prepare_to_drop_span(&self, span: tracing::Span, end: &SpanEnd<'_>) {
+    fn prepare_to_drop_span(&self, span: ForwardedSpan, end: &SpanEnd<'_>) {
         self.end(span, end);
     }
 
@@ -236,7 +245,7 @@ impl EventHandler for TracingForwarder {
         match self.forwarded(event.span_id()) {
             Some(parent) => tracing::info!(
                 target: FORWARD_TARGET,
-                parent: &parent,
+                parent: &*parent,
                 class_name = event.class_name(),
                 dispatcher = event.dispatcher(),
                 payload = %payload,
