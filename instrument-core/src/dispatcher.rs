@@ -162,14 +162,37 @@ pub const ROOT_NAME: &str = "root";
 ///
 /// Names are `::`-separated paths, as `module_path!()` gives. A dispatcher's parent is its nearest
 /// registered ancestor (`a::b::c` under `a::b` if that exists, else `a`, else the root), and
-/// children are re-parented when an ancestor registers later, as in Python's `logging`.
+/// children are re-parented when an ancestor registers later, as in Python's `logging`. Python's
+/// dotted names make the same tree: `"project.llama1"` is the dispatcher `"project::llama1"`.
+///
+/// ```
+/// use instrument_core::get_dispatcher;
+///
+/// let dotted = get_dispatcher("doc_dotted.llama1");
+/// assert!(std::ptr::eq(dotted, get_dispatcher("doc_dotted::llama1")));
+/// assert_eq!(dotted.name(), "doc_dotted::llama1");
+/// ```
 #[must_use]
 pub fn get_dispatcher(name: &str) -> &'static Dispatcher {
     let name = if name.is_empty() { ROOT_NAME } else { name };
     if let Some(found) = by_name().get(name) {
         return *found;
     }
+    if name.contains('.') {
+        return register_dotted(name);
+    }
     register(name)
+}
+
+/// A dotted name's dispatcher, the `::` one, remembered under the dotted spelling too so that the
+/// next lookup is one map read.
+#[cold]
+fn register_dotted(dotted: &str) -> &'static Dispatcher {
+    let dispatcher = get_dispatcher(&dotted.replace('.', "::"));
+    by_name()
+        .entry(Box::leak(dotted.to_owned().into_boxed_str()))
+        .or_insert(dispatcher);
+    dispatcher
 }
 
 /// The root dispatcher: above all others, `propagate = false`, no handlers until you add some.
@@ -393,6 +416,52 @@ impl Dispatcher {
     }
 }
 
+impl Dispatcher {
+    /// Shuts this dispatcher's chain down, as LlamaIndex's `Dispatcher.shutdown` does: every open
+    /// span that the span handlers of its chain (its own, then its ancestors' while they
+    /// propagate) follow is dropped for them with `"dispatcher shutdown"`, wherever it runs, and
+    /// then each handler of the chain, span and event, is closed. A span also followed by
+    /// handlers outside the chain goes on for those, and ends for them as usual. Handlers closed
+    /// once, here or by [`shutdown`], are not closed again.
+    ///
+    /// ```
+    /// use instrument_core::{SpanEnd, SpanHandler, SpanStart};
+    /// use std::sync::Mutex;
+    ///
+    /// #[derive(Default)]
+    /// struct Ends(Mutex<Vec<String>>);
+    /// impl SpanHandler for Ends {
+    ///     type Span = ();
+    ///     fn new_span(&self, _: &SpanStart<'_>) -> Option<()> { Some(()) }
+    ///     fn prepare_to_exit_span(&self, _: (), end: &SpanEnd<'_>) {
+    ///         self.0.lock().unwrap().push("exit".into());
+    ///     }
+    ///     fn prepare_to_drop_span(&self, _: (), end: &SpanEnd<'_>) {
+    ///         self.0.lock().unwrap().push(end.error().unwrap_or_default());
+    ///     }
+    /// }
+    ///
+    /// let worker = instrument_core::get_dispatcher("doc::dispatcher_shutdown");
+    /// let ends = worker.add_span_handler(Ends::default());
+    /// let guard = worker.enter_span("job", &[]);
+    /// worker.shutdown();
+    /// drop(guard); // already ended for `ends`
+    /// assert_eq!(*ends.0.lock().unwrap(), ["dispatcher shutdown"]);
+    /// ```
+    pub fn shutdown(&self) {
+        let chain = self.chain();
+        let ours: Vec<*const ()> = chain.span.iter().map(|h| h.addr()).collect();
+        let only = |h: &dyn ErasedSpanHandler| ours.iter().any(|a| ptr::addr_eq(*a, h.addr()));
+        crate::open_spans::drain(Some(&only));
+        for handler in &chain.span {
+            handler.close();
+        }
+        for handler in &chain.event {
+            handler.close();
+        }
+    }
+}
+
 /// Removes the handler at `addr` from `list`; whether it was there.
 fn remove_by_addr<T: ?Sized>(
     list: &mut Vec<&'static T>,
@@ -412,7 +481,7 @@ fn remove_by_addr<T: ?Sized>(
 /// instrument_core::shutdown(); // harmless
 /// ```
 pub fn shutdown() {
-    crate::open_spans::drain();
+    crate::open_spans::drain(None);
     crate::manual::forget_open_by_id();
     let dispatchers = config().dispatchers.clone();
     for d in dispatchers {

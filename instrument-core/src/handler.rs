@@ -5,6 +5,8 @@ use std::mem::{MaybeUninit, align_of, size_of};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use serde_json::{Map, Value};
+
 use crate::event::EventEnvelope;
 use crate::id::SpanId;
 use crate::span::{SpanEnd, SpanStart};
@@ -150,6 +152,58 @@ pub trait SpanHandler: Send + Sync + 'static {
         let _ = id;
     }
 
+    /// What this handler needs carried with a span's context across a process or queue boundary
+    /// (an upstream trace id, a sampling decision), as a map of its own keys:
+    /// [`crate::Dispatcher::capture_propagation_context`] merges every handler's map of its
+    /// chain into the context's `"handlers"` object. Empty by default. The keys are the handler's
+    /// namespace: choose ones no other handler uses (your crate's name, say).
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use instrument_core::{SpanEnd, SpanHandler, SpanStart};
+    /// use serde_json::{Map, Value, json};
+    ///
+    /// /// Carries the id of an upstream trace of another tracer.
+    /// #[derive(Default)]
+    /// struct Upstream(Mutex<Option<String>>);
+    ///
+    /// impl SpanHandler for Upstream {
+    ///     type Span = ();
+    ///     fn new_span(&self, _: &SpanStart<'_>) -> Option<()> { Some(()) }
+    ///     fn prepare_to_exit_span(&self, _: (), _: &SpanEnd<'_>) {}
+    ///     fn prepare_to_drop_span(&self, _: (), _: &SpanEnd<'_>) {}
+    ///     fn capture_propagation_context(&self) -> Map<String, Value> {
+    ///         let mut map = Map::new();
+    ///         map.insert("upstream.trace".into(), json!(self.0.lock().unwrap().clone()));
+    ///         map
+    ///     }
+    ///     fn restore_propagation_context(&self, context: &Map<String, Value>) {
+    ///         let trace = context.get("upstream.trace").and_then(Value::as_str);
+    ///         *self.0.lock().unwrap() = trace.map(str::to_owned);
+    ///     }
+    /// }
+    ///
+    /// let sender = instrument_core::get_dispatcher("doc::propagation_hooks");
+    /// let upstream = sender.add_span_handler(Upstream::default());
+    /// *upstream.0.lock().unwrap() = Some("abc".into());
+    /// let carried = sender.capture_propagation_context().to_json();
+    /// assert_eq!(carried["handlers"]["upstream.trace"], "abc");
+    ///
+    /// *upstream.0.lock().unwrap() = None; // as on the other side of a queue
+    /// let _restored = sender.restore_propagation_context(&carried).unwrap();
+    /// assert_eq!(upstream.0.lock().unwrap().as_deref(), Some("abc"));
+    /// ```
+    fn capture_propagation_context(&self) -> Map<String, Value> {
+        Map::new()
+    }
+
+    /// The `"handlers"` object of a context captured elsewhere (every handler's keys), handed
+    /// back by [`crate::Dispatcher::restore_propagation_context`] before the context is made
+    /// current, so that the spans made in it see what the handler carried. Nothing by default.
+    fn restore_propagation_context(&self, context: &Map<String, Value>) {
+        let _ = context;
+    }
+
     /// Called once by [`crate::shutdown`], after open spans were dropped.
     fn close(&self) {}
 }
@@ -274,6 +328,9 @@ pub(crate) trait ErasedSpanHandler: Send + Sync {
     fn follows_scope(&self) -> bool;
     fn enter_scope(&self, id: SpanId);
     fn leave_scope(&self, id: SpanId);
+    /// Merges the handler's propagation map into `into`; nothing if the handler panics.
+    fn capture_propagation(&self, into: &mut Map<String, Value>);
+    fn restore_propagation(&self, context: &Map<String, Value>);
     fn close(&self);
     fn addr(&self) -> *const ();
 }
@@ -313,6 +370,20 @@ impl<H: SpanHandler> ErasedSpanHandler for HandlerCell<H> {
     #[inline]
     fn leave_scope(&self, id: SpanId) {
         self.isolate("leave_scope", || self.handler.leave_scope(id));
+    }
+
+    fn capture_propagation(&self, into: &mut Map<String, Value>) {
+        if let Some(map) = self.isolate("capture_propagation_context", || {
+            self.handler.capture_propagation_context()
+        }) {
+            into.extend(map);
+        }
+    }
+
+    fn restore_propagation(&self, context: &Map<String, Value>) {
+        self.isolate("restore_propagation_context", || {
+            self.handler.restore_propagation_context(context);
+        });
     }
 
     fn close(&self) {

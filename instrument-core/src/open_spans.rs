@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::fence;
+use crate::handler::ErasedSpanHandler;
 use crate::span::{SpanCore, take_for_shutdown};
 
 const SLOTS_PER_BLOCK: usize = 64;
@@ -180,18 +181,24 @@ fn release_contended(slot: &'static Slot, state: *mut SpanCore) -> bool {
 /// Only one shutdown drains at a time.
 static DRAIN: Mutex<()> = Mutex::new(());
 
-/// Claims every open span and ends it with "dispatcher shutdown".
+/// Which span handlers a drain ends open spans for: `None` for all (and the spans end for good).
+pub(crate) type Only<'a> = Option<&'a dyn Fn(&dyn ErasedSpanHandler) -> bool>;
+
+/// Claims every open span and ends it with "dispatcher shutdown": for every handler, or, with
+/// `only`, for the handlers it accepts (the owner then still ends the span for the others).
 ///
 /// For each span: take its handlers' values out (the owner waits meanwhile), give the verdict
-/// (`processed`) and let the owner go, and only then call the handlers, on the taken copy, so that
-/// nothing the handlers do (ending other spans, dropping this span's guard) can reach freed state.
-pub(crate) fn drain() {
+/// (`processed`, when the span ends for good) and let the owner go, and only then call the
+/// handlers, on the taken copy, so that nothing the handlers do (ending other spans, dropping this
+/// span's guard) can reach freed state.
+pub(crate) fn drain(only: Only<'_>) {
     let _one_at_a_time = DRAIN.lock().unwrap_or_else(PoisonError::into_inner);
     let blocks = ALL_BLOCKS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
     let slots = || blocks.iter().flat_map(|b| b.slots.iter());
+    let whole = only.is_none();
     DRAINING.with(|d| d.set(true));
     if fence::available() {
         for slot in slots() {
@@ -212,13 +219,17 @@ pub(crate) fn drain() {
             // Its owner may have started releasing since the scan: then it ends the span itself. (It
             // waits for `CLAIMING` to clear; or, if it runs on this thread inside a handler, it has
             // already ended the span, and `state` must not be touched.)
-            let taken = (slot.state.load(Ordering::Acquire) == state).then(|| {
+            let taken = if slot.state.load(Ordering::Acquire) == state {
                 // SAFETY: the slot still holds the span, so its owner has not released it; if the
                 // owner starts to now, it sees `CLAIMING` and waits until it is cleared below.
-                let taken = unsafe { take_for_shutdown(&*state) };
-                slot.processed.store(state, Ordering::Release);
+                let taken = unsafe { take_for_shutdown(&*state, only) };
+                if whole {
+                    slot.processed.store(state, Ordering::Release);
+                }
                 taken
-            });
+            } else {
+                None
+            };
             slot.flags.fetch_and(!CLAIMING, Ordering::Release);
             if let Some(taken) = taken {
                 taken.end();
@@ -238,9 +249,20 @@ pub(crate) fn drain() {
             {
                 // SAFETY: the owner cannot free the state before it sees `claimed()` in the slot
                 // and `CLAIMING` clear, which happens below, after the take.
-                let taken = unsafe { take_for_shutdown(&*state) };
-                slot.processed.store(state, Ordering::Release);
-                Some(taken)
+                let taken = unsafe { take_for_shutdown(&*state, only) };
+                if whole {
+                    slot.processed.store(state, Ordering::Release);
+                } else {
+                    // The span stays open: give the slot back, unless its owner is releasing it
+                    // already (it then waits for `CLAIMING`, sees no verdict, and ends the span).
+                    let _ = slot.state.compare_exchange(
+                        claimed(),
+                        state,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    );
+                }
+                taken
             } else {
                 None
             };

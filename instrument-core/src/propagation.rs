@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::context::{Context, ContextGuard};
+use crate::dispatcher::Dispatcher;
 use crate::id::{ParseSpanIdError, SpanId, clip};
 use crate::tags::Tags;
 use crate::traceparent::TraceParent;
@@ -25,12 +26,17 @@ pub enum PropagationError {
     /// `traceparent` is not a valid W3C `traceparent` header (or `tracestate` is not a string).
     #[error("propagation context has a bad traceparent: {0}")]
     BadTraceParent(String),
+    /// `handlers` is not an object.
+    #[error("propagation context's handlers must be an object, got {0}")]
+    BadHandlers(String),
 }
 
 /// The current span and tags in a form that crosses process boundaries: a JSON object with
 /// `span_id`, `tags` (only when there are some), and the span's W3C trace as `traceparent` (and
 /// `tracestate` when the trace came with one), so that spans on the other side are exported in
-/// the same trace; outside any span, only the tags.
+/// the same trace; outside any span, only the tags. Captured through a dispatcher
+/// ([`Dispatcher::capture_propagation_context`]), it also carries what the span handlers of its
+/// chain asked for, as `handlers`.
 ///
 /// ```
 /// use instrument_core::{capture_propagation_context, with_propagation_context, Context};
@@ -55,6 +61,8 @@ pub struct PropagationContext {
     traceparent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tracestate: Option<String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    handlers: Map<String, Value>,
 }
 
 impl PropagationContext {
@@ -76,6 +84,12 @@ impl PropagationContext {
         self.traceparent.as_deref()
     }
 
+    /// What the span handlers carried ([`crate::SpanHandler::capture_propagation_context`]).
+    #[must_use]
+    pub fn handlers(&self) -> &Map<String, Value> {
+        &self.handlers
+    }
+
     /// As a JSON object.
     #[must_use]
     pub fn to_json(&self) -> Value {
@@ -91,6 +105,9 @@ impl PropagationContext {
         }
         if let Some(tracestate) = &self.tracestate {
             map.insert("tracestate".into(), Value::String(tracestate.clone()));
+        }
+        if !self.handlers.is_empty() {
+            map.insert("handlers".into(), Value::Object(self.handlers.clone()));
         }
         Value::Object(map)
     }
@@ -127,11 +144,17 @@ impl PropagationContext {
                 .map_err(|error| PropagationError::BadTraceParent(error.to_string()))?;
         }
         let tracestate = text("tracestate")?;
+        let handlers = match map.get("handlers") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(handlers)) => handlers.clone(),
+            Some(other) => return Err(PropagationError::BadHandlers(clip(&other.to_string()))),
+        };
         Ok(Self {
             span_id,
             tags,
             traceparent,
             tracestate,
+            handlers,
         })
     }
 
@@ -164,6 +187,7 @@ pub fn capture_propagation_context() -> PropagationContext {
         tags: cx.tags,
         traceparent: trace.as_ref().map(ToString::to_string),
         tracestate: trace.and_then(|trace| trace.tracestate),
+        handlers: Map::new(),
     }
 }
 
@@ -184,4 +208,35 @@ pub fn with_propagation_context<R>(
     f: impl FnOnce() -> R,
 ) -> Result<R, PropagationError> {
     Ok(PropagationContext::from_json(value)?.to_context().scope(f))
+}
+
+impl Dispatcher {
+    /// [`capture_propagation_context`], with what every span handler of this dispatcher's chain
+    /// carries ([`crate::SpanHandler::capture_propagation_context`]) merged into `handlers`. A
+    /// handler that panics adds nothing, and is counted like any handler fault.
+    #[must_use]
+    pub fn capture_propagation_context(&self) -> PropagationContext {
+        let mut captured = capture_propagation_context();
+        for handler in &self.chain().span {
+            handler.capture_propagation(&mut captured.handlers);
+        }
+        captured
+    }
+
+    /// [`restore_propagation_context`], first handing the context's `handlers` to every span
+    /// handler of this dispatcher's chain ([`crate::SpanHandler::restore_propagation_context`]);
+    /// a handler that panics is isolated, and the context is restored all the same.
+    ///
+    /// # Errors
+    /// When `value` is malformed; no handler is called and the current context is left as it was.
+    pub fn restore_propagation_context(
+        &self,
+        value: &Value,
+    ) -> Result<ContextGuard, PropagationError> {
+        let captured = PropagationContext::from_json(value)?;
+        for handler in &self.chain().span {
+            handler.restore_propagation(&captured.handlers);
+        }
+        Ok(captured.to_context().attach())
+    }
 }

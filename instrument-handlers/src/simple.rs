@@ -202,13 +202,21 @@ impl SimpleSpanHandler {
         self.len() == 0
     }
 
-    /// A copy of every span kept (exited and dropped), ordered by start time.
+    /// A copy of every span kept, exited and dropped, ordered by start time.
     #[must_use]
     pub fn completed(&self) -> Vec<SimpleSpan> {
         self.snapshot(|_| true)
     }
 
-    /// A copy of the spans kept that were dropped, ordered by start time.
+    /// A copy of the spans kept that exited normally, ordered by start time (LlamaIndex's
+    /// `completed_spans`, which holds the dropped ones apart).
+    #[must_use]
+    pub fn completed_spans(&self) -> Vec<SimpleSpan> {
+        self.snapshot(|record| !record.is_dropped())
+    }
+
+    /// A copy of the spans kept that were dropped (error, panic, cancellation, shutdown), ordered
+    /// by start time (LlamaIndex's `dropped_spans`).
     #[must_use]
     pub fn dropped_spans(&self) -> Vec<SimpleSpan> {
         self.snapshot(Record::is_dropped)
