@@ -8,7 +8,7 @@
 
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use dashmap::DashMap;
 
@@ -26,6 +26,11 @@ use crate::id::SpanId;
 pub struct Chain {
     pub(crate) span: Vec<&'static dyn ErasedSpanHandler>,
     pub(crate) event: Vec<&'static dyn ErasedEventHandler>,
+    /// Whether the dispatchers with this chain also reach shared handlers (added at run time, see
+    /// [`Dispatcher::add_shared_span_handler`]), which spans and events then look up on their
+    /// dispatcher. A flag rather than the handlers themselves, so that adding and removing shared
+    /// handlers makes no new chain.
+    pub(crate) shared: bool,
     /// The span handlers that follow scopes ([`crate::SpanHandler::FOLLOWS_SCOPE`]), in chain
     /// order: empty for most chains, so that entering a span costs them one length check.
     pub(crate) scoped: Vec<&'static dyn ErasedSpanHandler>,
@@ -35,26 +40,30 @@ impl Chain {
     fn new(
         span: Vec<&'static dyn ErasedSpanHandler>,
         event: Vec<&'static dyn ErasedEventHandler>,
+        shared: bool,
     ) -> Self {
         let scoped = span.iter().copied().filter(|h| h.follows_scope()).collect();
         Self {
             span,
             event,
+            shared,
             scoped,
         }
     }
 
     /// Whether no span or event handler is reachable.
     pub(crate) fn is_empty(&self) -> bool {
-        self.span.is_empty() && self.event.is_empty()
+        self.span.is_empty() && self.event.is_empty() && !self.shared
     }
 
     fn same_as(
         &self,
         span: &[&'static dyn ErasedSpanHandler],
         event: &[&'static dyn ErasedEventHandler],
+        shared: bool,
     ) -> bool {
-        self.span.len() == span.len()
+        self.shared == shared
+            && self.span.len() == span.len()
             && self.event.len() == event.len()
             && self
                 .span
@@ -89,8 +98,18 @@ impl context::ScopeFollowers for Chain {
 pub(crate) static EMPTY_CHAIN: Chain = Chain {
     span: Vec::new(),
     event: Vec::new(),
+    shared: false,
     scoped: Vec::new(),
 };
+
+/// The shared handlers a dispatcher reaches (its own, then its ancestors' while they propagate),
+/// as one snapshot: a span takes the snapshot when it starts and keeps it until it ends, so a
+/// handler removed meanwhile is released only when the last span that follows it has ended.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub(crate) span: Vec<Arc<dyn ErasedSpanHandler>>,
+    pub(crate) event: Vec<Arc<dyn ErasedEventHandler>>,
+}
 
 pub(crate) fn empty_chain_ptr() -> *mut Chain {
     ptr::from_ref(&EMPTY_CHAIN).cast_mut()
@@ -115,12 +134,16 @@ pub struct Dispatcher {
     propagate: AtomicBool,
     own: Mutex<Own>,
     chain: AtomicPtr<Chain>,
+    /// The shared handlers this dispatcher reaches; `None` when there is none.
+    shared: RwLock<Option<Arc<Shared>>>,
 }
 
 #[derive(Default)]
 struct Own {
     span: Vec<&'static dyn ErasedSpanHandler>,
     event: Vec<&'static dyn ErasedEventHandler>,
+    shared_span: Vec<Arc<dyn ErasedSpanHandler>>,
+    shared_event: Vec<Arc<dyn ErasedEventHandler>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -221,6 +244,7 @@ fn register(name: &str) -> &'static Dispatcher {
         propagate: AtomicBool::new(!is_root),
         own: Mutex::new(Own::default()),
         chain: AtomicPtr::new(empty_chain_ptr()),
+        shared: RwLock::new(None),
     }));
     by_name().insert(dispatcher.name, dispatcher);
     config.dispatchers.push(dispatcher);
@@ -249,33 +273,57 @@ fn nearest_ancestor(name: &str) -> Option<&'static Dispatcher> {
     None
 }
 
-/// Recomputes every dispatcher's chain and every call site's cached pointer.
+/// Recomputes every dispatcher's chain and shared handlers, and every call site's cached pointer.
+///
+/// Chains are interned by their handlers (and whether shared ones are reached), so they number as
+/// many as the distinct sets of handlers registered at start-up, however often shared handlers
+/// come and go.
 fn rebuild(config: &mut Config) {
     for dispatcher in config.dispatchers.clone() {
         let mut span = Vec::new();
         let mut event = Vec::new();
+        let mut shared = Shared::default();
         let mut node = Some(dispatcher);
         while let Some(d) = node {
             let own = d.own.lock().unwrap_or_else(PoisonError::into_inner);
             span.extend_from_slice(&own.span);
             event.extend_from_slice(&own.event);
+            shared.span.extend(own.shared_span.iter().cloned());
+            shared.event.extend(own.shared_event.iter().cloned());
             drop(own);
             node = if d.propagate() { d.parent() } else { None };
         }
-        let chain: *mut Chain = if span.is_empty() && event.is_empty() {
+        let has_shared = !shared.span.is_empty() || !shared.event.is_empty();
+        let chain: *mut Chain = if span.is_empty() && event.is_empty() && !has_shared {
             empty_chain_ptr()
-        } else if let Some(found) = config.chains.iter().find(|c| c.same_as(&span, &event)) {
+        } else if let Some(found) = config
+            .chains
+            .iter()
+            .find(|c| c.same_as(&span, &event, has_shared))
+        {
             ptr::from_ref(*found).cast_mut()
         } else {
-            let leaked: &'static Chain = Box::leak(Box::new(Chain::new(span, event)));
+            let chain = Chain::new(span, event, has_shared);
+            let leaked: &'static Chain = Box::leak(Box::new(chain));
             config.chains.push(leaked);
             ptr::from_ref(leaked).cast_mut()
         };
+        // Shared handlers first, so that a span that sees the new chain finds them.
+        *dispatcher
+            .shared
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = has_shared.then(|| Arc::new(shared));
         dispatcher.chain.store(chain, Ordering::Release);
     }
     for callsite in &config.callsites {
         callsite.refresh();
     }
+}
+
+/// The shared handlers of the dispatcher called `name` (a span knows its dispatcher by name).
+#[cold]
+pub(crate) fn shared_of(name: &str) -> Option<Arc<Shared>> {
+    get_dispatcher(name).shared()
 }
 
 /// Records a call site so that later changes reach its cache; returns its dispatcher's chain.
@@ -343,22 +391,32 @@ impl Dispatcher {
         !self.chain().is_empty()
     }
 
-    /// How many span handlers a span made here reaches.
+    /// How many span handlers a span made here reaches, shared ones included.
     #[must_use]
     pub fn span_handler_count(&self) -> usize {
-        self.chain().span.len()
+        self.chain().span.len() + self.shared().map_or(0, |s| s.span.len())
     }
 
-    /// How many event handlers an event emitted here reaches.
+    /// How many event handlers an event emitted here reaches, shared ones included.
     #[must_use]
     pub fn event_handler_count(&self) -> usize {
-        self.chain().event.len()
+        self.chain().event.len() + self.shared().map_or(0, |s| s.event.len())
+    }
+
+    /// The shared handlers this dispatcher reaches, if any.
+    pub(crate) fn shared(&self) -> Option<Arc<Shared>> {
+        self.shared
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Adds a span handler to this dispatcher, and returns it for later reading.
     ///
     /// The handler lives for the rest of the program, since spans in flight may still hold it:
-    /// register handlers at start-up, not per request.
+    /// this is the form for start-up registration, the cheapest for every span. For handlers
+    /// added and removed as the program runs (per request), use
+    /// [`add_shared_span_handler`](Self::add_shared_span_handler).
     pub fn add_span_handler<H: SpanHandler>(&self, handler: H) -> &'static H {
         let cell = HandlerCell::leak(handler);
         self.change(|own| own.span.push(cell));
@@ -367,24 +425,80 @@ impl Dispatcher {
 
     /// Adds an event handler to this dispatcher, and returns it for later reading.
     ///
-    /// The handler lives for the rest of the program; register handlers at start-up.
+    /// The handler lives for the rest of the program: this is the form for start-up
+    /// registration. For handlers added and removed as the program runs (a token counter per
+    /// request), use [`add_shared_event_handler`](Self::add_shared_event_handler).
     pub fn add_event_handler<H: EventHandler>(&self, handler: H) -> &'static H {
         let cell = HandlerCell::leak(handler);
         self.change(|own| own.event.push(cell));
         &cell.handler
     }
 
-    /// Removes a span handler added here; `false` if it was not. Spans it already follows still end
-    /// on it.
-    pub fn remove_span_handler<H: SpanHandler>(&self, handler: &H) -> bool {
-        let addr = ptr::from_ref(handler).cast::<()>();
-        self.change(|own| remove_by_addr(&mut own.span, addr, |h| h.addr()))
+    /// Adds a span handler that the program keeps hold of, to remove it later with
+    /// [`remove_span_handler`](Self::remove_span_handler)`(&*handler)`. Once removed, the handler
+    /// is released (this dispatcher drops its `Arc`) as soon as the spans that started while it
+    /// was registered have ended; nothing is kept per add or remove, and adding costs the same
+    /// whatever was added before. While any is registered, each span of this dispatcher (and of
+    /// the dispatchers below it) takes a snapshot of them: an atomic reference count, where
+    /// start-up handlers cost nothing of the kind. Shared handlers are not told of scopes
+    /// ([`SpanHandler::FOLLOWS_SCOPE`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use instrument_core::{SpanEnd, SpanHandler, SpanStart};
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// #[derive(Default)]
+    /// struct Count(AtomicUsize);
+    /// impl SpanHandler for Count {
+    ///     type Span = ();
+    ///     fn new_span(&self, _: &SpanStart<'_>) -> Option<()> { Some(()) }
+    ///     fn prepare_to_exit_span(&self, _: (), _: &SpanEnd<'_>) {
+    ///         self.0.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    ///     fn prepare_to_drop_span(&self, _: (), _: &SpanEnd<'_>) {}
+    /// }
+    ///
+    /// let dispatcher = instrument_core::get_dispatcher("doc::shared_span_handler");
+    /// let per_request = Arc::new(Count::default());
+    /// dispatcher.add_shared_span_handler(Arc::clone(&per_request));
+    /// dispatcher.in_span("handle_request", || ());
+    /// assert!(dispatcher.remove_span_handler(&*per_request));
+    /// assert_eq!(per_request.0.load(Ordering::Relaxed), 1);
+    /// assert_eq!(Arc::strong_count(&per_request), 1); // released
+    /// ```
+    pub fn add_shared_span_handler<H: SpanHandler>(&self, handler: Arc<H>) {
+        let cell: Arc<dyn ErasedSpanHandler> = HandlerCell::shared(handler);
+        self.change(|own| own.shared_span.push(cell));
     }
 
-    /// Removes an event handler added here; `false` if it was not.
+    /// Adds an event handler that the program keeps hold of, to remove it later with
+    /// [`remove_event_handler`](Self::remove_event_handler)`(&*handler)`: a token counter per
+    /// request, say. Released once removed; see
+    /// [`add_shared_span_handler`](Self::add_shared_span_handler).
+    pub fn add_shared_event_handler<H: EventHandler>(&self, handler: Arc<H>) {
+        let cell: Arc<dyn ErasedEventHandler> = HandlerCell::shared(handler);
+        self.change(|own| own.shared_event.push(cell));
+    }
+
+    /// Removes a span handler added here, by start-up or shared registration; `false` if it was
+    /// not. Spans it already follows still end on it.
+    pub fn remove_span_handler<H: SpanHandler>(&self, handler: &H) -> bool {
+        let addr = ptr::from_ref(handler).cast::<()>();
+        self.change(|own| {
+            remove_by_addr(&mut own.span, addr, |h| h.addr())
+                || remove_shared_by_addr(&mut own.shared_span, addr, |h| h.addr())
+        })
+    }
+
+    /// Removes an event handler added here, by start-up or shared registration; `false` if it
+    /// was not.
     pub fn remove_event_handler<H: EventHandler>(&self, handler: &H) -> bool {
         let addr = ptr::from_ref(handler).cast::<()>();
-        self.change(|own| remove_by_addr(&mut own.event, addr, |h| h.addr()))
+        self.change(|own| {
+            remove_by_addr(&mut own.event, addr, |h| h.addr())
+                || remove_shared_by_addr(&mut own.shared_event, addr, |h| h.addr())
+        })
     }
 
     fn change<R>(&self, f: impl FnOnce(&mut Own) -> R) -> R {
@@ -401,7 +515,7 @@ impl Dispatcher {
     #[inline]
     pub fn event<E: Event>(&self, event: E) {
         let chain = self.chain();
-        if chain.event.is_empty() || context::in_handler() {
+        if (chain.event.is_empty() && !chain.shared) || context::in_handler() {
             return;
         }
         self.dispatch_event(chain, &event);
@@ -412,6 +526,13 @@ impl Dispatcher {
         let _guard = HandlerGuard::enter();
         for handler in &chain.event {
             handler.handle(&envelope);
+        }
+        if chain.shared
+            && let Some(shared) = self.shared()
+        {
+            for handler in &shared.event {
+                handler.handle(&envelope);
+            }
         }
     }
 }
@@ -450,16 +571,39 @@ impl Dispatcher {
     /// ```
     pub fn shutdown(&self) {
         let chain = self.chain();
-        let ours: Vec<*const ()> = chain.span.iter().map(|h| h.addr()).collect();
+        let shared = self.shared().unwrap_or_default();
+        let ours: Vec<*const ()> = chain
+            .span
+            .iter()
+            .map(|h| h.addr())
+            .chain(shared.span.iter().map(|h| h.addr()))
+            .collect();
         let only = |h: &dyn ErasedSpanHandler| ours.iter().any(|a| ptr::addr_eq(*a, h.addr()));
         crate::open_spans::drain(Some(&only));
         for handler in &chain.span {
             handler.close();
         }
+        for handler in &shared.span {
+            handler.close();
+        }
         for handler in &chain.event {
             handler.close();
         }
+        for handler in &shared.event {
+            handler.close();
+        }
     }
+}
+
+/// Removes the shared handler at `addr` from `list`; whether it was there.
+fn remove_shared_by_addr<T: ?Sized>(
+    list: &mut Vec<Arc<T>>,
+    addr: *const (),
+    addr_of: impl Fn(&T) -> *const (),
+) -> bool {
+    let before = list.len();
+    list.retain(|h| !ptr::addr_eq(addr_of(h), addr));
+    before != list.len()
 }
 
 /// Removes the handler at `addr` from `list`; whether it was there.
@@ -488,11 +632,19 @@ pub fn shutdown() {
         let own = d.own.lock().unwrap_or_else(PoisonError::into_inner);
         let span: Vec<_> = own.span.clone();
         let event: Vec<_> = own.event.clone();
+        let shared_span = own.shared_span.clone();
+        let shared_event = own.shared_event.clone();
         drop(own);
         for h in span {
             h.close();
         }
+        for h in shared_span {
+            h.close();
+        }
         for h in event {
+            h.close();
+        }
+        for h in shared_event {
             h.close();
         }
     }

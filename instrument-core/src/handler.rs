@@ -3,6 +3,7 @@
 use std::any::type_name;
 use std::mem::{MaybeUninit, align_of, size_of};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
@@ -217,22 +218,93 @@ pub fn handler_panics() -> u64 {
     HANDLER_PANICS.load(Ordering::Relaxed)
 }
 
-/// A registered handler and its bookkeeping; leaked, so that spans in flight can always reach it.
+/// A shared handler is a handler: what [`crate::Dispatcher::add_shared_span_handler`] and
+/// [`crate::Dispatcher::add_shared_event_handler`] register, and any `Arc` of a handler.
+impl<H: SpanHandler> SpanHandler for Arc<H> {
+    type Span = H::Span;
+
+    const FOLLOWS_SCOPE: bool = H::FOLLOWS_SCOPE;
+
+    fn new_span(&self, start: &SpanStart<'_>) -> Option<Self::Span> {
+        (**self).new_span(start)
+    }
+
+    fn prepare_to_exit_span(&self, span: Self::Span, end: &SpanEnd<'_>) {
+        (**self).prepare_to_exit_span(span, end);
+    }
+
+    fn prepare_to_drop_span(&self, span: Self::Span, end: &SpanEnd<'_>) {
+        (**self).prepare_to_drop_span(span, end);
+    }
+
+    fn enter_scope(&self, id: SpanId) {
+        (**self).enter_scope(id);
+    }
+
+    fn leave_scope(&self, id: SpanId) {
+        (**self).leave_scope(id);
+    }
+
+    fn capture_propagation_context(&self) -> Map<String, Value> {
+        (**self).capture_propagation_context()
+    }
+
+    fn restore_propagation_context(&self, context: &Map<String, Value>) {
+        (**self).restore_propagation_context(context);
+    }
+
+    fn close(&self) {
+        (**self).close();
+    }
+}
+
+/// See the `SpanHandler` impl for `Arc`.
+impl<H: EventHandler> EventHandler for Arc<H> {
+    fn handle(&self, event: &EventEnvelope<'_>) {
+        (**self).handle(event);
+    }
+
+    fn close(&self) {
+        (**self).close();
+    }
+}
+
+/// A registered handler and its bookkeeping: leaked for start-up registration, so that spans in
+/// flight can always reach it, or behind an `Arc` for handlers added and removed at run time.
 pub(crate) struct HandlerCell<H> {
     pub(crate) handler: H,
+    /// The address the handler is known by for removal: the handler's own, or for an `Arc` the
+    /// shared value's (what `remove_*_handler(&*arc)` passes).
+    addr: usize,
     reported: AtomicBool,
     closed: AtomicBool,
 }
 
 impl<H> HandlerCell<H> {
-    pub(crate) fn leak(handler: H) -> &'static Self {
-        Box::leak(Box::new(Self {
+    fn new(handler: H, addr: usize) -> Self {
+        Self {
             handler,
+            addr,
             reported: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-        }))
+        }
     }
 
+    pub(crate) fn leak(handler: H) -> &'static Self {
+        let cell = Box::leak(Box::new(Self::new(handler, 0)));
+        cell.addr = std::ptr::from_ref(&cell.handler) as usize;
+        cell
+    }
+}
+
+impl<T: Send + Sync + 'static> HandlerCell<Arc<T>> {
+    pub(crate) fn shared(handler: Arc<T>) -> Arc<Self> {
+        let addr = Arc::as_ptr(&handler) as usize;
+        Arc::new(Self::new(handler, addr))
+    }
+}
+
+impl<H> HandlerCell<H> {
     /// Runs `f`, catching a panic: counted always, reported on stderr the first time.
     #[inline]
     fn isolate<R>(&self, what: &str, f: impl FnOnce() -> R) -> Option<R> {
@@ -391,7 +463,7 @@ impl<H: SpanHandler> ErasedSpanHandler for HandlerCell<H> {
     }
 
     fn addr(&self) -> *const () {
-        std::ptr::from_ref(&self.handler).cast()
+        std::ptr::without_provenance(self.addr)
     }
 }
 
@@ -413,6 +485,6 @@ impl<H: EventHandler> ErasedEventHandler for HandlerCell<H> {
     }
 
     fn addr(&self) -> *const () {
-        std::ptr::from_ref(&self.handler).cast()
+        std::ptr::without_provenance(self.addr)
     }
 }

@@ -220,6 +220,9 @@ impl Dispatcher {
         for handler in &self.chain().span {
             handler.capture_propagation(&mut captured.handlers);
         }
+        for handler in self.shared().iter().flat_map(|s| &s.span) {
+            handler.capture_propagation(&mut captured.handlers);
+        }
         captured
     }
 
@@ -235,6 +238,9 @@ impl Dispatcher {
     ) -> Result<ContextGuard, PropagationError> {
         let captured = PropagationContext::from_json(value)?;
         for handler in &self.chain().span {
+            handler.restore_propagation(&captured.handlers);
+        }
+        for handler in self.shared().iter().flat_map(|s| &s.span) {
             handler.restore_propagation(&captured.handlers);
         }
         Ok(captured.to_context().attach())

@@ -7,6 +7,7 @@ use std::fmt;
 use std::marker::PhantomPinned;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -15,10 +16,10 @@ use serde_json::Value;
 use crate::args::Arg;
 use crate::clock::Timestamp;
 use crate::context::{self, HandlerGuard, Scope};
-use crate::dispatcher::Chain;
+use crate::dispatcher::{Chain, Shared, shared_of};
 use crate::event::EventEnvelope;
 use crate::events::SpanDropEvent;
-use crate::handler::SpanSlot;
+use crate::handler::{ErasedSpanHandler, SpanSlot};
 use crate::id::SpanId;
 use crate::open_spans::{self, Only, Slot};
 use crate::tags::Tags;
@@ -350,6 +351,9 @@ pub(crate) struct SpanCore {
     trace: u128,
     start: Timestamp,
     chain: &'static Chain,
+    /// The shared handlers the span's dispatcher reached when it started (only when its chain
+    /// says there are some); their span values follow the chain's in `spans`.
+    shared: Option<Arc<Shared>>,
     tags: Tags,
     dispatcher: &'static str,
     /// Taken by whoever ends the span: its owner, or shutdown after claiming its slot.
@@ -390,6 +394,12 @@ impl SpanCore {
         args: &[Arg<'_>],
     ) {
         let start = Timestamp::now();
+        let shared = if chain.shared {
+            shared_of(dispatcher)
+        } else {
+            None
+        };
+        let no_shared_spans = shared.as_ref().is_none_or(|s| s.span.is_empty());
         // SAFETY: every field is written once, through raw pointers, before any is read.
         unsafe {
             (&raw mut (*place).id).write(id);
@@ -397,6 +407,7 @@ impl SpanCore {
             (&raw mut (*place).trace).write(trace);
             (&raw mut (*place).start).write(start);
             (&raw mut (*place).chain).write(chain);
+            (&raw mut (*place).shared).write(shared);
             (&raw mut (*place).tags).write(tags);
             (&raw mut (*place).dispatcher).write(dispatcher);
             (&raw mut (*place).spans).write(UnsafeCell::new(HandlerSpans {
@@ -405,7 +416,7 @@ impl SpanCore {
                 more: Vec::new(),
             }));
         }
-        if chain.span.is_empty() {
+        if chain.span.is_empty() && no_shared_spans {
             return;
         }
         // SAFETY: initialised just above, and not shared yet.
@@ -431,6 +442,35 @@ impl SpanCore {
                 }
             }
         }
+        if let Some(shared) = &core.shared {
+            Self::start_shared(shared, chain.span.len(), &cx, spans);
+        }
+    }
+
+    /// Asks the shared handlers for their span values, numbered after the chain's handlers.
+    #[cold]
+    #[inline(never)]
+    fn start_shared(shared: &Shared, first: usize, cx: &SpanStart<'_>, spans: &mut HandlerSpans) {
+        for (index, handler) in shared.span.iter().enumerate() {
+            if let Some(slot) = handler.new_span(cx) {
+                spans.more.push((first + index, slot));
+            }
+        }
+    }
+
+    /// The span handler numbered `index`: the chain's, then the shared ones. Always `Some` for
+    /// the number of a value in `spans`: a value numbered past the chain was made by a handler of
+    /// this span's own shared snapshot, which never changes.
+    fn span_handler(&self, index: usize) -> Option<&dyn ErasedSpanHandler> {
+        match self.chain.span.get(index) {
+            Some(handler) => Some(*handler),
+            None => self
+                .shared
+                .as_ref()?
+                .span
+                .get(index - self.chain.span.len())
+                .map(|handler| &**handler),
+        }
     }
 
     /// Hands every handler's span value back to it. Called exactly once, by the party that owns the
@@ -444,7 +484,8 @@ impl SpanCore {
         metadata: &[(Cow<'static, str>, Value)],
     ) {
         let end = Timestamp::now();
-        if !matches!(outcome, Outcome::Exit(_)) && !self.chain.event.is_empty() {
+        let shared_events = self.shared.as_ref().is_some_and(|s| !s.event.is_empty());
+        if !matches!(outcome, Outcome::Exit(_)) && (!self.chain.event.is_empty() || shared_events) {
             let _guard = HandlerGuard::enter();
             self.emit_drop_event(outcome, end);
         }
@@ -483,8 +524,10 @@ impl SpanCore {
             }
         }
         for (index, slot) in spans.more.drain(..) {
-            // SAFETY: made by this handler's `new_span`.
-            unsafe { self.chain.span[index].end(slot, &cx) };
+            if let Some(handler) = self.span_handler(index) {
+                // SAFETY: made by this handler's `new_span`.
+                unsafe { handler.end(slot, &cx) };
+            }
         }
     }
 
@@ -502,6 +545,9 @@ impl SpanCore {
             self.tags.clone(),
         );
         for handler in &self.chain.event {
+            handler.handle(&envelope);
+        }
+        for handler in self.shared.iter().flat_map(|s| &s.event) {
             handler.handle(&envelope);
         }
     }
@@ -809,7 +855,7 @@ pub(crate) unsafe fn take_for_shutdown(core: &SpanCore, only: Only<'_>) -> Optio
             }
             let (taken, kept) = std::mem::take(&mut spans.more)
                 .into_iter()
-                .partition(|(index, _)| accept(core.chain.span[*index]));
+                .partition(|(index, _)| core.span_handler(*index).is_some_and(accept));
             spans.more = kept;
             moved.more = taken;
             if moved.live == 0 && moved.more.is_empty() {
@@ -825,6 +871,7 @@ pub(crate) unsafe fn take_for_shutdown(core: &SpanCore, only: Only<'_>) -> Optio
             trace: core.trace,
             start: core.start,
             chain: core.chain,
+            shared: core.shared.clone(),
             tags: core.tags.clone(),
             dispatcher: core.dispatcher,
             spans: UnsafeCell::new(moved),
