@@ -408,3 +408,51 @@ fn token_counting_event_serializes_with_llamaindex_field_names() {
                "completion_token_count": 2, "total_token_count": 3})
     );
 }
+
+#[test]
+fn one_counter_accounts_concurrent_requests_apart_by_tag_and_by_trace() {
+    let counter = TokenCountingHandler::new()
+        .with_totals_by_tag("request_id")
+        .with_totals_by_trace();
+    let dispatcher = get_dispatcher("token_counting::per_request");
+    dispatcher.add_event_handler(counter.clone());
+    let requests: Vec<_> = (1..=4u64)
+        .map(|n| {
+            std::thread::spawn(move || {
+                let tags = instrument::Tags::from([("request_id", format!("req-{n}"))]);
+                instrument::instrument_tags(tags, || {
+                    dispatcher.in_span("handle", || {
+                        for _ in 0..n {
+                            dispatcher.event(LLMCompletionEndEvent {
+                                prompt: "p".into(),
+                                response: CompletionResponse {
+                                    raw: Some(json!({"usage": {
+                                        "prompt_tokens": 10 * n, "completion_tokens": n
+                                    }})),
+                                    ..CompletionResponse::new("c")
+                                },
+                            });
+                        }
+                        instrument::Context::current_trace_id().unwrap()
+                    })
+                })
+            })
+        })
+        .collect();
+    let traces: Vec<[u8; 16]> = requests.into_iter().map(|r| r.join().unwrap()).collect();
+    for (n, trace) in (1..=4u64).zip(traces) {
+        let by_tag = counter.cost_totals_for_tag(&format!("req-{n}"));
+        assert_eq!((by_tag.calls, by_tag.prompt_tokens), (n, 10 * n * n));
+        assert_eq!(by_tag.completion_tokens, n * n);
+        assert_eq!(counter.cost_totals_for_trace(trace), by_tag);
+        // Taken when the request is done: nothing is kept for it afterwards.
+        assert_eq!(
+            counter.take_cost_totals_for_tag(&format!("req-{n}")),
+            by_tag
+        );
+        assert_eq!(counter.take_cost_totals_for_trace(trace), by_tag);
+        assert_eq!(counter.cost_totals_for_trace(trace).calls, 0);
+    }
+    assert_eq!(counter.cost_totals().calls, 1 + 2 + 3 + 4);
+    assert_eq!(counter.cost_totals_for_tag("never").calls, 0);
+}

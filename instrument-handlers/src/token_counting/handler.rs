@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use super::budget::TokenBudgetExceeded;
 use super::cost::{Cost, cost_of};
 use super::event::TokenCountingEvent;
+use super::groups::{Grouping, Groups};
 use super::model::PendingModels;
 use super::payload::Answer;
 use super::price_table::PriceTable;
@@ -25,6 +26,7 @@ struct State {
     completion: u64,
     embedding_total: u64,
     totals: Totals,
+    groups: Groups,
     pending: PendingModels,
 }
 
@@ -37,6 +39,7 @@ impl State {
             completion: 0,
             embedding_total: 0,
             totals: Totals::default(),
+            groups: Groups::default(),
             pending: PendingModels::default(),
         }
     }
@@ -133,6 +136,7 @@ impl State {
 pub struct TokenCountingHandler {
     tokenizer: Tokenizer,
     budget: Option<u64>,
+    grouping: Grouping,
     prices: Arc<PriceTable>,
     state: Arc<Mutex<State>>,
 }
@@ -173,6 +177,7 @@ impl TokenCountingHandler {
         Self {
             tokenizer: Tokenizer::default(),
             budget: None,
+            grouping: Grouping::default(),
             prices: Arc::new(PriceTable::builtin()),
             state: Arc::new(Mutex::new(State::new(capacity))),
         }
@@ -184,8 +189,8 @@ impl TokenCountingHandler {
         Self { tokenizer, ..self }
     }
 
-    /// The handler, failing LLM ends on the callback path once more than `limit` LLM tokens
-    /// (prompt plus completion, over all calls since the last reset) were counted.
+    /// The handler, refusing the start of every callback event once more than `limit` LLM
+    /// tokens (prompt plus completion, over all calls since the last reset) were counted.
     #[must_use]
     pub fn with_token_budget(self, limit: u64) -> Self {
         Self {
@@ -198,6 +203,100 @@ impl TokenCountingHandler {
     #[must_use]
     pub fn token_budget(&self) -> Option<u64> {
         self.budget
+    }
+
+    /// The handler, also keeping totals by the value of the tag `key` at the end of each call
+    /// (see [`instrument_core::instrument_tags`]): one handler shared by concurrent requests then
+    /// accounts each request apart, by a request id it tags its work with. Read them with
+    /// [`cost_totals_for_tag`](Self::cost_totals_for_tag); take them with
+    /// [`take_cost_totals_for_tag`](Self::take_cost_totals_for_tag) when the request is done, so
+    /// that the handler keeps nothing per finished request.
+    ///
+    /// ```
+    /// use instrument_core::{Tags, get_dispatcher, instrument_tags};
+    /// use instrument_core::events::LLMCompletionEndEvent;
+    /// use instrument_core::llm::CompletionResponse;
+    /// use instrument_handlers::TokenCountingHandler;
+    ///
+    /// let counter = TokenCountingHandler::new().with_totals_by_tag("request_id");
+    /// let dispatcher = get_dispatcher("doc::tokens_by_request");
+    /// dispatcher.add_event_handler(counter.clone());
+    /// for (request, prompt) in [("r1", "one two"), ("r2", "three")] {
+    ///     instrument_tags(Tags::from([("request_id", request)]), || {
+    ///         dispatcher.event(LLMCompletionEndEvent {
+    ///             prompt: prompt.into(),
+    ///             response: CompletionResponse::new("ok"),
+    ///         });
+    ///     });
+    /// }
+    /// let r1 = counter.take_cost_totals_for_tag("r1");
+    /// let r2 = counter.cost_totals_for_tag("r2");
+    /// assert_eq!(r1.calls, 1);
+    /// assert!(r1.prompt_tokens > r2.prompt_tokens);
+    /// assert_eq!(counter.cost_totals_for_tag("r1").calls, 0); // taken
+    /// ```
+    #[must_use]
+    pub fn with_totals_by_tag(self, key: impl Into<String>) -> Self {
+        Self {
+            grouping: Grouping {
+                tag: Some(key.into()),
+                ..self.grouping
+            },
+            ..self
+        }
+    }
+
+    /// The handler, also keeping totals by trace (the W3C trace-id of the span each call ends
+    /// in): concurrent requests, each its own trace, are accounted apart. Read them with
+    /// [`cost_totals_for_trace`](Self::cost_totals_for_trace), and take them with
+    /// [`take_cost_totals_for_trace`](Self::take_cost_totals_for_trace) once the trace is done.
+    #[must_use]
+    pub fn with_totals_by_trace(self) -> Self {
+        Self {
+            grouping: Grouping {
+                trace: true,
+                ..self.grouping
+            },
+            ..self
+        }
+    }
+
+    /// The tokens and cost of the calls that ended with the grouping tag set to `value` (a
+    /// string tag's text, or another value's JSON text) since the last reset; zero when none did.
+    #[must_use]
+    pub fn cost_totals_for_tag(&self, value: &str) -> CostTotals {
+        self.lock()
+            .groups
+            .by_tag
+            .get(value)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// As [`cost_totals_for_tag`](Self::cost_totals_for_tag), forgetting them.
+    pub fn take_cost_totals_for_tag(&self, value: &str) -> CostTotals {
+        self.lock().groups.by_tag.remove(value).unwrap_or_default()
+    }
+
+    /// The tokens and cost of the calls that ended in the trace `trace_id` (see
+    /// [`instrument_core::SpanStart::trace_id`]) since the last reset; zero when none did.
+    #[must_use]
+    pub fn cost_totals_for_trace(&self, trace_id: [u8; 16]) -> CostTotals {
+        self.lock()
+            .groups
+            .by_trace
+            .get(&trace_id)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// As [`cost_totals_for_trace`](Self::cost_totals_for_trace), forgetting them.
+    pub fn take_cost_totals_for_trace(&self, trace_id: [u8; 16]) -> CostTotals {
+        self.lock()
+            .groups
+            .by_trace
+            .remove(&trace_id)
+            .unwrap_or_default()
     }
 
     /// The handler, pricing calls with `prices` instead of [`PriceTable::builtin`];
@@ -287,6 +386,7 @@ impl TokenCountingHandler {
         state.completion = 0;
         state.embedding_total = 0;
         state.totals = Totals::default();
+        state.groups = Groups::default();
     }
 
     /// How many events each list keeps at most.
@@ -362,6 +462,7 @@ impl TokenCountingHandler {
             ..usage.unwrap_or_default()
         };
         let cost = self.cost(model.as_deref(), &counted);
+        let groups = self.grouping.keys();
         let event = TokenCountingEvent {
             event_id,
             prompt,
@@ -377,6 +478,7 @@ impl TokenCountingHandler {
         state.prompt += prompt_token_count;
         state.completion += completion_token_count;
         state.totals.add(event.model.as_deref(), &counted, cost);
+        state.groups.add(groups, &counted, cost);
         state.llm.push(event);
         state.prompt + state.completion
     }
@@ -409,8 +511,10 @@ impl TokenCountingHandler {
             .collect();
         let call = embedded(events.iter().map(|e| e.prompt_token_count).sum());
         let cost = self.cost(model.as_deref(), &call);
+        let groups = self.grouping.keys();
         let mut state = self.lock();
         state.totals.add(model.as_deref(), &call, cost);
+        state.groups.add(groups, &call, cost);
         for event in events {
             state.embedding_total += event.total_token_count;
             state.embedding.push(event);

@@ -8,6 +8,7 @@ mod cost;
 mod event;
 mod from_callbacks;
 mod from_events;
+mod groups;
 mod handler;
 mod model;
 mod money;
