@@ -12,6 +12,10 @@ use instrument::handlers::TokenCountingHandler;
 use instrument::llm::CompletionResponse;
 use instrument::{SpanEnd, SpanHandler, SpanStart, get_dispatcher};
 
+#[path = "support/child_process.rs"]
+mod child_process;
+use child_process::{field, rss_kib, run_child};
+
 /// Counts starts and ends, and notes when it is dropped.
 #[derive(Default)]
 struct Balance {
@@ -166,13 +170,6 @@ fn handlers_come_and_go_under_concurrent_spans_and_every_span_ends_where_it_star
     assert!(seen > 0, "some spans ran while a handler was registered");
 }
 
-/// Resident memory of this process, in KiB.
-fn rss_kib() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4
-}
-
 const CHURN_CHILD: &str = "INSTRUMENT_CHURN_CHILD";
 
 /// The child's work: `INSTRUMENT_CHURN_CYCLES` add/remove cycles of a shared span handler and a
@@ -227,30 +224,13 @@ fn adding_and_removing_handlers_keeps_memory_flat() {
         return;
     }
     let cycles = std::env::var("INSTRUMENT_CHURN_CYCLES").unwrap_or_else(|_| "100000".into());
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["churn_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHURN_CHILD, &cycles)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
-    let line = stdout
-        .lines()
-        .find_map(|l| l.find("churn cycles=").map(|at| &l[at..]))
-        .unwrap_or_else(|| panic!("no report: {stdout}"));
+    let line = run_child("churn_child", CHURN_CHILD, &cycles, "churn cycles=");
     println!("{line}");
-    let field = |name: &str| -> u64 {
-        line.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-            .unwrap()
-            .parse::<f64>()
-            .unwrap() as u64
-    };
-    let (warm, end) = (field("rss_warm_kib"), field("rss_end_kib"));
+    let (warm, end) = (field(&line, "rss_warm_kib"), field(&line, "rss_end_kib"));
     // Nine tenths of the cycles after the first reading: anything kept per cycle would show as
     // megabytes (a leaked handler is over 100 bytes).
     assert!(
-        end <= warm + 4 * 1024,
+        end <= warm + 4096.0,
         "resident memory grew from {warm} KiB to {end} KiB: {line}"
     );
 }

@@ -109,10 +109,16 @@ impl<T> ChunkQueue<T> {
         }
     }
 
-    /// Takes every value, oldest first.
-    pub(crate) fn take_all(&mut self) -> impl Iterator<Item = T> + use<T> {
+    /// Moves every value into `into`, oldest first, giving the emptied chunks back to `pool`: a
+    /// drain-and-refill cycle then refills the same memory rather than freeing it and asking the
+    /// allocator again (which, with per-thread arenas, lets the resident size creep up).
+    pub(crate) fn take_all(&mut self, into: &mut Vec<T>, pool: &ChunkPool<T>) {
         self.len = 0;
-        std::mem::take(&mut self.chunks).into_iter().flatten()
+        into.reserve(self.chunks.iter().map(VecDeque::len).sum());
+        for mut chunk in self.chunks.drain(..) {
+            into.extend(chunk.drain(..));
+            pool.give(chunk);
+        }
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
@@ -137,7 +143,8 @@ mod tests {
         assert_eq!(queue.front(), Some(&(CHUNK + 1)));
         assert_eq!(queue.len(), CHUNK + 4);
         assert_eq!(queue.iter().count(), CHUNK + 4);
-        let all: Vec<_> = queue.take_all().collect();
+        let mut all = Vec::new();
+        queue.take_all(&mut all, &pool);
         assert_eq!(all.first(), Some(&(CHUNK + 1)));
         assert_eq!(all.len(), CHUNK + 4);
         assert!(queue.is_empty());

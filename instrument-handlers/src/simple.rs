@@ -170,7 +170,9 @@ impl SimpleSpanHandler {
     pub fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
-            buffers: ThreadBuffers::new(slack(capacity)),
+            // Room to keep every emptied chunk: a drain gives all the buffers' memory back to
+            // the refill that follows.
+            buffers: ThreadBuffers::new(capacity.saturating_add(slack(capacity))),
             capacity,
             high_water: capacity.saturating_add(slack(capacity)),
             evicted: AtomicU64::new(0),
@@ -256,7 +258,7 @@ impl SimpleSpanHandler {
         let mut buffers = self.lock_all();
         let mut taken = Vec::new();
         for buffer in &mut buffers {
-            taken.extend(buffer.take_all());
+            buffer.take_all(&mut taken);
         }
         taken
     }

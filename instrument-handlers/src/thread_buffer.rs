@@ -122,7 +122,8 @@ thread_local! {
 static NEXT_KEY: AtomicUsize = AtomicUsize::new(1);
 
 impl<T: Send + 'static> ThreadBuffers<T> {
-    /// Buffers that keep up to `spare` values' worth of emptied chunks for reuse.
+    /// Buffers that keep up to `spare` values' worth of emptied chunks for reuse (pass what the
+    /// buffers hold at most, so that draining them keeps all their memory for the refill).
     pub(crate) fn new(spare: usize) -> Self {
         Self {
             key: NEXT_KEY.fetch_add(1, Ordering::Relaxed),
@@ -251,9 +252,10 @@ impl<T: 'static> ThreadValues<'_, T> {
         self.deque.drop_front(count, &self.buffer.pool);
     }
 
-    /// Takes every value, oldest first.
-    pub(crate) fn take_all(&mut self) -> impl Iterator<Item = T> + use<T> {
-        self.deque.take_all()
+    /// Moves every value into `into`, oldest first; the buffer keeps its memory for what comes
+    /// next.
+    pub(crate) fn take_all(&mut self, into: &mut Vec<T>) {
+        self.deque.take_all(into, &self.buffer.pool);
     }
 }
 
