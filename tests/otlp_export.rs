@@ -779,8 +779,8 @@ fn other_client_errors_are_not_retried() {
 
 #[test]
 fn a_backend_busy_for_a_while_loses_nothing_that_fits_in_the_queue() {
-    // 503 to the first 6 requests: with waits of 100 ms, then 150, 225, ... that is a backend
-    // unavailable for well over a second.
+    // 503 to the first 6 requests: with waits of 200 ms, then 300, 400, 400, 400, 400, each
+    // jittered by ±50 %, that is a backend unavailable for at least 1.05 s whatever the jitter.
     let receiver = Receiver::start(Answer::fail_first(6));
     let dispatcher = get_dispatcher(
         "tests::otlp_export::a_backend_busy_for_a_while_loses_nothing_that_fits_in_the_queue",
@@ -789,7 +789,7 @@ fn a_backend_busy_for_a_while_loses_nothing_that_fits_in_the_queue() {
         .max_batch_size(64)
         .max_delay(Duration::from_millis(5))
         .retry(
-            Duration::from_millis(100),
+            Duration::from_millis(200),
             Duration::from_millis(400),
             Duration::from_secs(20),
         )

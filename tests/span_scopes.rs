@@ -307,3 +307,33 @@ fn contexts_carried_into_threads_and_tasks_enter_the_span_there() {
     outside.scope(|| ());
     assert_eq!(scopes.steps().len(), steps.len());
 }
+
+#[span(dispatcher = "scopes_parent_at_call")]
+async fn made_inside(url: &str) -> usize {
+    url.len()
+}
+
+#[test]
+fn an_async_fn_takes_its_parent_when_called_not_when_first_polled() {
+    let d = get_dispatcher("scopes_parent_at_call");
+    let spans = d.add_span_handler(instrument::handlers::SimpleSpanHandler::default());
+    // Made inside `request`, polled after `request` ended, on another thread.
+    let future = d.in_span("request", || made_inside("/a"));
+    let polled = std::thread::spawn(move || {
+        let mut future = Box::pin(future);
+        match future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(len) => len,
+            Poll::Pending => unreachable!("nothing to wait for"),
+        }
+    })
+    .join()
+    .unwrap();
+    assert_eq!(polled, 2);
+    let all = spans.completed();
+    let request = all.iter().find(|s| s.name == "request").unwrap();
+    let made = all.iter().find(|s| s.name == "made_inside").unwrap();
+    assert_eq!(made.parent_id, Some(request.id));
+}

@@ -14,7 +14,7 @@ pub fn function(args: &SpanArgs, func: &ItemFn) -> TokenStream {
     let output = &func.sig.output;
     let inner = if func.sig.asyncness.is_some() {
         let start = start(args, func, &krate);
-        let rest = async_fn(args, &krate, output, body);
+        let rest = async_fn(args, func, &krate, output, body);
         quote!(#start #rest)
     } else {
         match func.returns() {
@@ -48,6 +48,11 @@ pub fn function(args: &SpanArgs, func: &ItemFn) -> TokenStream {
         sig,
         ..
     } = func;
+    let sig = if sig.asyncness.is_some() {
+        future_signature(sig)
+    } else {
+        sig.clone()
+    };
     quote! {
         #(#attrs)*
         #vis #sig {
@@ -110,8 +115,18 @@ fn never(output: &ReturnType, body: &TokenStream) -> TokenStream {
     }
 }
 
-/// An `async fn` stays one: the body becomes an async block awaited inside the span.
-fn async_fn(args: &SpanArgs, krate: &Path, output: &ReturnType, body: &TokenStream) -> TokenStream {
+/// An `async fn` becomes a function returning its future (see [`future_signature`]), so that the
+/// span starts when the function is called, in the span current there, as it does for a function
+/// returning `impl Future`: a future made inside a span and first polled after it ended, or on
+/// another thread, is still its child. The body becomes an async block awaited inside the span;
+/// every argument moves into it, so that each is dropped when the future is, as an `async fn`'s.
+fn async_fn(
+    args: &SpanArgs,
+    func: &ItemFn,
+    krate: &Path,
+    output: &ReturnType,
+    body: &TokenStream,
+) -> TokenStream {
     let declared = match output {
         ReturnType::Default => None,
         ReturnType::Type(_, ty) => Some(&**ty).filter(|ty| !item::is_unit(ty)),
@@ -119,10 +134,41 @@ fn async_fn(args: &SpanArgs, krate: &Path, output: &ReturnType, body: &TokenStre
     let mode = Mode::of(args, declared.is_none());
     let never = declared.and_then(typed_never);
     let instrumented = await_in_span(krate, mode);
+    let receiver = func.is_method().then(|| {
+        let this = Ident::new("self", Span::call_site());
+        quote!(let _ = &#this;)
+    });
+    let moved = func.bindings().into_iter().map(|ident| {
+        let local = item::call_site(ident);
+        quote!(let _ = &#local;)
+    });
     quote! {
-        let __instrument_fut = async move { #never #body };
-        #instrumented
+        let __instrument_fut = async move {
+            #receiver
+            #(#moved)*
+            #never
+            #body
+        };
+        async move { #instrumented }
     }
+}
+
+/// An `async fn`'s signature as a function returning its future: `async` dropped and
+/// `-> impl Future<Output = T>`. The `impl` is spanned at the macro's own site, so that it
+/// captures every lifetime and type parameter in scope, as the future of an `async fn` does, in a
+/// crate of any edition.
+fn future_signature(sig: &syn::Signature) -> syn::Signature {
+    let mut sig = sig.clone();
+    sig.asyncness = None;
+    let output = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    };
+    let impl_token = syn::Token![impl](Span::mixed_site());
+    sig.output = syn::parse_quote! {
+        -> #impl_token ::core::future::Future<Output = #output>
+    };
+    sig
 }
 
 /// A function returning `impl Future`: the body runs at the call to make the future, and the
