@@ -25,8 +25,11 @@ use crate::sensitive::is_sensitive_key;
 /// becomes [`TOO_DEEP`].
 ///
 /// The bound keeps serialisation's recursion, and every later clone and drop of the JSON made, well
-/// within a 2 MiB thread stack, whatever the input.
-pub const MAX_DEPTH: usize = 128;
+/// within a 2 MiB thread stack, whatever the input. It is 64 rather than more so that the records
+/// that carry such a value (a JSON Lines span, a Chrome trace event, an OTLP attribute's JSON
+/// text) stay within the 128 levels that `serde_json` (and so the handlers' `read_jsonl`) reads
+/// by default.
+pub const MAX_DEPTH: usize = 64;
 
 /// What a value nested deeper than [`MAX_DEPTH`] is serialised as.
 pub const TOO_DEEP: &str = "<too deep>";
