@@ -52,7 +52,7 @@ pub const TOO_DEEP: &str = "<too deep>";
 /// // A list nested 1000 deep stops at the bound.
 /// let mut deep = json!(0);
 /// for _ in 0..1000 {
-///     deep = json!([deep]);
+///     deep = serde_json::Value::Array(vec![deep]);
 /// }
 /// let bounded = serde_json::to_value(Guarded::new(&deep)).unwrap();
 /// let mut level = &bounded;
@@ -66,28 +66,43 @@ pub const TOO_DEEP: &str = "<too deep>";
 pub struct Guarded<'a, T: ?Sized> {
     value: &'a T,
     depth: usize,
-    /// Set when something was cut at the bound, for callers that must know.
-    cut: Option<&'a Cell<bool>>,
 }
 
 impl<'a, T: ?Sized> Guarded<'a, T> {
     /// `value`, to be serialised with the library's guards.
     #[must_use]
     pub fn new(value: &'a T) -> Self {
+        Self { value, depth: 0 }
+    }
+}
+
+thread_local! {
+    /// Whether a [`Guarded`] on this thread cut something at the bound since the innermost
+    /// [`CutWatch`] began: a value that deep may also be too deep to drop by recursion.
+    static CUT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Watches whether anything serialised on this thread, until [`CutWatch::finish`], lies deeper than
+/// [`MAX_DEPTH`]. Watches nest.
+pub(crate) struct CutWatch {
+    outer: bool,
+}
+
+impl CutWatch {
+    pub(crate) fn start() -> Self {
         Self {
-            value,
-            depth: 0,
-            cut: None,
+            outer: CUT.try_with(|cut| cut.replace(false)).unwrap_or(false),
         }
     }
 
-    /// `value`, setting `cut` if anything in it lies deeper than [`MAX_DEPTH`].
-    pub(crate) fn noting_cut(value: &'a T, cut: &'a Cell<bool>) -> Self {
-        Self {
-            value,
-            depth: 0,
-            cut: Some(cut),
-        }
+    /// Whether something was cut since [`CutWatch::start`].
+    pub(crate) fn finish(self) -> bool {
+        CUT.try_with(|cut| {
+            let seen = cut.get();
+            cut.set(self.outer || seen);
+            seen
+        })
+        .unwrap_or(false)
     }
 }
 
@@ -110,73 +125,77 @@ impl<T: ?Sized> fmt::Debug for Guarded<'_, T> {
 impl<T: Serialize + ?Sized> Serialize for Guarded<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if self.depth > MAX_DEPTH {
-            if let Some(cut) = self.cut {
-                cut.set(true);
-            }
+            let _ = CUT.try_with(|cut| cut.set(true));
             return serializer.serialize_str(TOO_DEEP);
         }
         self.value.serialize(Bounded {
             inner: serializer,
             depth: self.depth,
-            cut: self.cut,
         })
     }
 }
 
 /// The serializer handed to user `Serialize` impls: forwards to `inner`, counting depth.
-struct Bounded<'a, S> {
+struct Bounded<S> {
     inner: S,
     depth: usize,
-    cut: Option<&'a Cell<bool>>,
 }
 
-impl<'a, S> Bounded<'a, S> {
+impl<S> Bounded<S> {
     /// `value` one level further down.
-    fn child<'v, T: ?Sized>(&self, value: &'v T) -> Guarded<'v, T>
-    where
-        'a: 'v,
-    {
+    fn child<'v, T: ?Sized>(&self, value: &'v T) -> Guarded<'v, T> {
         Guarded {
             value,
             depth: self.depth + 1,
-            cut: self.cut,
         }
     }
 }
 
 /// A sequence, tuple, map or struct being serialised: forwards each part one level down, and
 /// redacts the values of secret keys.
-struct Compound<'a, C> {
+struct Compound<C> {
     inner: C,
     depth: usize,
-    cut: Option<&'a Cell<bool>>,
     /// The map key just written names a secret.
     redact_value: bool,
 }
 
-impl<'a, C> Compound<'a, C> {
-    fn child<'v, T: ?Sized>(&self, value: &'v T) -> Guarded<'v, T>
-    where
-        'a: 'v,
-    {
+impl<C> Compound<C> {
+    fn new(inner: C, depth: usize) -> Self {
+        Self {
+            inner,
+            depth,
+            redact_value: false,
+        }
+    }
+
+    fn child<'v, T: ?Sized>(&self, value: &'v T) -> Guarded<'v, T> {
         Guarded {
             value,
             depth: self.depth + 1,
-            cut: self.cut,
+        }
+    }
+
+    /// A map key, at the map's own depth: a map that is kept keeps its keys, and a key type that
+    /// nests itself is still bounded.
+    fn key<'v, T: ?Sized>(&self, key: &'v T) -> Guarded<'v, T> {
+        Guarded {
+            value: key,
+            depth: self.depth,
         }
     }
 }
 
-impl<'a, S: Serializer> Serializer for Bounded<'a, S> {
+impl<S: Serializer> Serializer for Bounded<S> {
     type Ok = S::Ok;
     type Error = S::Error;
-    type SerializeSeq = Compound<'a, S::SerializeSeq>;
-    type SerializeTuple = Compound<'a, S::SerializeTuple>;
-    type SerializeTupleStruct = Compound<'a, S::SerializeTupleStruct>;
-    type SerializeTupleVariant = Compound<'a, S::SerializeTupleVariant>;
-    type SerializeMap = Compound<'a, S::SerializeMap>;
-    type SerializeStruct = Compound<'a, S::SerializeStruct>;
-    type SerializeStructVariant = Compound<'a, S::SerializeStructVariant>;
+    type SerializeSeq = Compound<S::SerializeSeq>;
+    type SerializeTuple = Compound<S::SerializeTuple>;
+    type SerializeTupleStruct = Compound<S::SerializeTupleStruct>;
+    type SerializeTupleVariant = Compound<S::SerializeTupleVariant>;
+    type SerializeMap = Compound<S::SerializeMap>;
+    type SerializeStruct = Compound<S::SerializeStruct>;
+    type SerializeStructVariant = Compound<S::SerializeStructVariant>;
 
     fn serialize_bool(self, v: bool) -> Result<S::Ok, S::Error> {
         self.inner.serialize_bool(v)
@@ -267,37 +286,22 @@ impl<'a, S: Serializer> Serializer for Bounded<'a, S> {
             .serialize_newtype_variant(name, index, variant, &child)
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
-        let inner = self.inner.serialize_seq(len)?;
-        Ok(Compound {
-            inner,
-            depth: self.depth,
-            cut: self.cut,
-            redact_value: false,
-        })
+        let depth = self.depth;
+        Ok(Compound::new(self.inner.serialize_seq(len)?, depth))
     }
     fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
-        let (depth, cut) = (self.depth, self.cut);
+        let depth = self.depth;
         let inner = self.inner.serialize_tuple(len)?;
-        Ok(Compound {
-            inner,
-            depth,
-            cut,
-            redact_value: false,
-        })
+        Ok(Compound::new(inner, depth))
     }
     fn serialize_tuple_struct(
         self,
         name: &'static str,
         len: usize,
     ) -> Result<Self::SerializeTupleStruct, S::Error> {
-        let (depth, cut) = (self.depth, self.cut);
+        let depth = self.depth;
         let inner = self.inner.serialize_tuple_struct(name, len)?;
-        Ok(Compound {
-            inner,
-            depth,
-            cut,
-            redact_value: false,
-        })
+        Ok(Compound::new(inner, depth))
     }
     fn serialize_tuple_variant(
         self,
@@ -306,40 +310,25 @@ impl<'a, S: Serializer> Serializer for Bounded<'a, S> {
         variant: &'static str,
         len: usize,
     ) -> Result<Self::SerializeTupleVariant, S::Error> {
-        let (depth, cut) = (self.depth, self.cut);
+        let depth = self.depth;
         let inner = self
             .inner
             .serialize_tuple_variant(name, index, variant, len)?;
-        Ok(Compound {
-            inner,
-            depth,
-            cut,
-            redact_value: false,
-        })
+        Ok(Compound::new(inner, depth))
     }
     fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
-        let (depth, cut) = (self.depth, self.cut);
+        let depth = self.depth;
         let inner = self.inner.serialize_map(len)?;
-        Ok(Compound {
-            inner,
-            depth,
-            cut,
-            redact_value: false,
-        })
+        Ok(Compound::new(inner, depth))
     }
     fn serialize_struct(
         self,
         name: &'static str,
         len: usize,
     ) -> Result<Self::SerializeStruct, S::Error> {
-        let (depth, cut) = (self.depth, self.cut);
+        let depth = self.depth;
         let inner = self.inner.serialize_struct(name, len)?;
-        Ok(Compound {
-            inner,
-            depth,
-            cut,
-            redact_value: false,
-        })
+        Ok(Compound::new(inner, depth))
     }
     fn serialize_struct_variant(
         self,
@@ -348,16 +337,11 @@ impl<'a, S: Serializer> Serializer for Bounded<'a, S> {
         variant: &'static str,
         len: usize,
     ) -> Result<Self::SerializeStructVariant, S::Error> {
-        let (depth, cut) = (self.depth, self.cut);
+        let depth = self.depth;
         let inner = self
             .inner
             .serialize_struct_variant(name, index, variant, len)?;
-        Ok(Compound {
-            inner,
-            depth,
-            cut,
-            redact_value: false,
-        })
+        Ok(Compound::new(inner, depth))
     }
     fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
         self.inner.collect_str(value)
@@ -367,7 +351,7 @@ impl<'a, S: Serializer> Serializer for Bounded<'a, S> {
     }
 }
 
-impl<C: SerializeSeq> SerializeSeq for Compound<'_, C> {
+impl<C: SerializeSeq> SerializeSeq for Compound<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
@@ -380,7 +364,7 @@ impl<C: SerializeSeq> SerializeSeq for Compound<'_, C> {
     }
 }
 
-impl<C: SerializeTuple> SerializeTuple for Compound<'_, C> {
+impl<C: SerializeTuple> SerializeTuple for Compound<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
@@ -393,7 +377,7 @@ impl<C: SerializeTuple> SerializeTuple for Compound<'_, C> {
     }
 }
 
-impl<C: SerializeTupleStruct> SerializeTupleStruct for Compound<'_, C> {
+impl<C: SerializeTupleStruct> SerializeTupleStruct for Compound<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
@@ -406,7 +390,7 @@ impl<C: SerializeTupleStruct> SerializeTupleStruct for Compound<'_, C> {
     }
 }
 
-impl<C: SerializeTupleVariant> SerializeTupleVariant for Compound<'_, C> {
+impl<C: SerializeTupleVariant> SerializeTupleVariant for Compound<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
@@ -419,14 +403,14 @@ impl<C: SerializeTupleVariant> SerializeTupleVariant for Compound<'_, C> {
     }
 }
 
-impl<C: SerializeMap> SerializeMap for Compound<'_, C> {
+impl<C: SerializeMap> SerializeMap for Compound<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), C::Error> {
         self.redact_value = key_is_sensitive(key);
-        let child = self.child(key);
-        self.inner.serialize_key(&child)
+        let key = self.key(key);
+        self.inner.serialize_key(&key)
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
         if std::mem::take(&mut self.redact_value) {
@@ -441,12 +425,12 @@ impl<C: SerializeMap> SerializeMap for Compound<'_, C> {
         key: &K,
         value: &V,
     ) -> Result<(), C::Error> {
-        let key_child = self.child(key);
+        let guarded_key = self.key(key);
         if key_is_sensitive(key) {
-            self.inner.serialize_entry(&key_child, REDACTED)
+            self.inner.serialize_entry(&guarded_key, REDACTED)
         } else {
             let child = self.child(value);
-            self.inner.serialize_entry(&key_child, &child)
+            self.inner.serialize_entry(&guarded_key, &child)
         }
     }
     fn end(self) -> Result<C::Ok, C::Error> {
@@ -454,7 +438,7 @@ impl<C: SerializeMap> SerializeMap for Compound<'_, C> {
     }
 }
 
-impl<C: SerializeStruct> SerializeStruct for Compound<'_, C> {
+impl<C: SerializeStruct> SerializeStruct for Compound<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
@@ -478,7 +462,7 @@ impl<C: SerializeStruct> SerializeStruct for Compound<'_, C> {
     }
 }
 
-impl<C: SerializeStructVariant> SerializeStructVariant for Compound<'_, C> {
+impl<C: SerializeStructVariant> SerializeStructVariant for Compound<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
@@ -731,20 +715,37 @@ mod tests {
 
     #[test]
     fn stops_at_the_bound_and_says_so() {
-        let cut = Cell::new(false);
-        let value = serde_json::to_value(Guarded::noting_cut(&Nest(MAX_DEPTH), &cut)).unwrap();
+        let watch = CutWatch::start();
+        let value = serde_json::to_value(Guarded::new(&Nest(MAX_DEPTH))).unwrap();
         assert_eq!(depth(&value), MAX_DEPTH);
-        assert!(!cut.get());
+        assert!(!watch.finish());
+        let watch = CutWatch::start();
 
-        let value = serde_json::to_value(Guarded::noting_cut(&Nest(100_000), &cut)).unwrap();
+        let value = serde_json::to_value(Guarded::new(&Nest(100_000))).unwrap();
         // The list at depth `MAX_DEPTH` is kept; what it holds is one level too deep.
         assert_eq!(depth(&value), MAX_DEPTH + 1);
-        assert!(cut.get());
+        assert!(watch.finish());
         let mut at = &value;
         while let Some(first) = at.get(0) {
             at = first;
         }
         assert_eq!(at, &json!(TOO_DEEP));
+    }
+
+    #[test]
+    fn maps_at_the_bound_keep_their_keys() {
+        let mut deep = Value::Null;
+        for _ in 0..=MAX_DEPTH + 1 {
+            let mut map = serde_json::Map::new();
+            map.insert("next".to_owned(), deep);
+            deep = Value::Object(map);
+        }
+        let value = serde_json::to_value(Guarded::new(&deep)).unwrap();
+        let mut at = &value;
+        for _ in 0..MAX_DEPTH {
+            at = &at["next"];
+        }
+        assert_eq!(at, &json!({ "next": TOO_DEEP }));
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::sensitive::is_sensitive_key;
 ///
 /// let mut deep = json!(0);
 /// for _ in 0..100_000 {
-///     deep = json!([deep]);
+///     deep = serde_json::Value::Array(vec![deep]); // `json!` would serialise `deep` anew
 /// }
 /// let kept = sanitize_json(deep); // no stack overflow, here or when `kept` is dropped
 /// let mut level = &kept;
@@ -97,9 +97,9 @@ fn visit<'v>(
 /// that a value of any depth is dropped without overflowing the stack.
 ///
 /// ```
-/// let mut deep = serde_json::json!(null);
+/// let mut deep = serde_json::Value::Null;
 /// for _ in 0..100_000 {
-///     deep = serde_json::json!({"next": deep});
+///     deep = serde_json::Value::Array(vec![deep]);
 /// }
 /// instrument_core::drop_json(deep);
 /// ```

@@ -2,14 +2,13 @@
 //! contained: an impl that returns an error or panics costs its own value, which becomes a marker
 //! text, never the span, the event or the process.
 
-use std::cell::Cell;
 use std::fmt::{self, Write as _};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::bounded_serialize::Guarded;
+use crate::bounded_serialize::{CutWatch, Guarded};
 
 /// The start of every marker that stands for a value that could not be read:
 /// `"<unserializable: {error}>"` when its `Serialize` or `Debug` impl failed, and
@@ -43,9 +42,9 @@ pub fn to_json_guarded<T: Serialize + ?Sized>(value: &T) -> Value {
 /// [`to_json_guarded`], and whether anything in `value` lay deeper than
 /// [`crate::MAX_DEPTH`].
 pub(crate) fn to_json_noting_cut<T: Serialize + ?Sized>(value: &T) -> (Value, bool) {
-    let cut = Cell::new(false);
-    let json = guard(|| Guarded::noting_cut(value, &cut).serialize(serde_json::value::Serializer));
-    (json, cut.get())
+    let watch = CutWatch::start();
+    let json = to_json_guarded(value);
+    (json, watch.finish())
 }
 
 /// Appends `value` as compact JSON text to `out`, guarded as [`to_json_guarded`]: on failure, what
