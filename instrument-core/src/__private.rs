@@ -8,12 +8,18 @@
 
 use std::fmt;
 
-pub use crate::args::{Arg, SerializeValue, is_sensitive_name};
+pub use crate::args::{Arg, SerializeValue};
 pub use crate::callsite::Callsite;
+pub use crate::sensitive::is_sensitive_name;
 pub use crate::span::{ErrorText, Instrumented, SpanState, StartHook, instrument, run_sync};
 pub use crate::stream::InstrumentedStream;
 pub use serde;
 pub use serde_json;
+
+/// A derived event's `to_json`: guarded, so it never fails.
+pub fn event_json<T: serde::Serialize>(event: &T) -> Result<serde_json::Value, serde_json::Error> {
+    Ok(crate::value_guard::to_json_guarded(event))
+}
 
 /// A borrowed value under probe.
 pub struct Probe<'a, T>(pub &'a T);

@@ -10,12 +10,18 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::bounded_serialize::Guarded;
+use crate::sensitive::is_sensitive_key;
+use crate::value_guard;
+
 /// Text that stands for a redacted value.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Object-safe serialisation to JSON, for any `T: Serialize`.
+/// Object-safe serialisation to JSON, for any `T: Serialize`, through [`Guarded`]: nested no
+/// deeper than [`crate::MAX_DEPTH`], secrets redacted.
 ///
-/// Exists so that an [`Arg`] can hold `&dyn SerializeValue` without knowing its type.
+/// Exists so that an [`Arg`] can hold `&dyn SerializeValue` without knowing its type. These
+/// methods pass a panic of the value's `Serialize` impl on; [`Arg::to_json`] catches it.
 pub trait SerializeValue {
     /// The value as a JSON value.
     ///
@@ -32,12 +38,23 @@ pub trait SerializeValue {
 
 impl<T: serde::Serialize + ?Sized> SerializeValue for T {
     fn to_json_value(&self) -> Result<Value, serde_json::Error> {
-        serde_json::to_value(self)
+        serde_json::to_value(Guarded::new(self))
     }
 
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        serde_json::to_writer(out, self)
+        serde_json::to_writer(out, &Guarded::new(self))
     }
+}
+
+/// Whether an [`Arg`]'s value is withheld.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Redaction {
+    /// When its name is a secret, built-in or added at run time ([`is_sensitive_key`]).
+    ByName,
+    /// Always: `#[span]` found its name secret at compile time.
+    Always,
+    /// Never: listed in `#[span(capture(..))]`.
+    Never,
 }
 
 /// One captured value: an argument of a span, or a span's return value.
@@ -54,6 +71,13 @@ impl<T: serde::Serialize + ?Sized> SerializeValue for T {
 /// let key = Arg::redacted("api_key");
 /// assert!(key.is_redacted());
 /// assert_eq!(key.to_json(), serde_json::json!("[REDACTED]"));
+///
+/// // Secrets inside a value are redacted too.
+/// let config = serde_json::json!({"model": "gpt-4o", "password": "hunter2"});
+/// assert_eq!(
+///     Arg::new("config", &config).to_json(),
+///     serde_json::json!({"model": "gpt-4o", "password": "[REDACTED]"}),
+/// );
 /// ```
 #[derive(Clone, Copy)]
 pub struct Arg<'a> {
@@ -61,7 +85,7 @@ pub struct Arg<'a> {
     type_name: &'static str,
     serde: Option<&'a dyn SerializeValue>,
     debug: Option<&'a dyn fmt::Debug>,
-    redacted: bool,
+    redaction: Redaction,
 }
 
 impl<'a> Arg<'a> {
@@ -83,7 +107,7 @@ impl<'a> Arg<'a> {
             type_name,
             serde,
             debug,
-            redacted: false,
+            redaction: Redaction::ByName,
         }
     }
 
@@ -95,7 +119,17 @@ impl<'a> Arg<'a> {
             type_name: "",
             serde: None,
             debug: None,
-            redacted: true,
+            redaction: Redaction::Always,
+        }
+    }
+
+    /// This argument, never redacted for its name (as `#[span(capture(..))]` makes it); secrets
+    /// nested inside its value still are.
+    #[must_use]
+    pub fn never_redacted(self) -> Self {
+        Self {
+            redaction: Redaction::Never,
+            ..self
         }
     }
 
@@ -111,10 +145,15 @@ impl<'a> Arg<'a> {
         self.type_name
     }
 
-    /// Whether the value was withheld because its name looks like a secret.
+    /// Whether the value is withheld because its name looks like a secret: one of the built-in
+    /// names, or one added with [`crate::add_sensitive_name`].
     #[must_use]
     pub fn is_redacted(&self) -> bool {
-        self.redacted
+        match self.redaction {
+            Redaction::Always => true,
+            Redaction::Never => false,
+            Redaction::ByName => is_sensitive_key(self.name),
+        }
     }
 
     /// The value's `Serialize` view, when its type has one.
@@ -131,32 +170,37 @@ impl<'a> Arg<'a> {
 
     /// The value as JSON: through `Serialize` when it can, else its `Debug` text as a string, else its
     /// type name in angle brackets. Redacted values are `"[REDACTED]"`.
+    ///
+    /// Serialisation goes through [`Guarded`]: what lies deeper than [`crate::MAX_DEPTH`] is
+    /// `"<too deep>"`, and struct fields and map keys named like secrets are `"[REDACTED]"`. A
+    /// `Serialize` (or `Debug`) impl that fails or panics makes the value a marker,
+    /// `"<unserializable: ...>"`; it never panics.
     #[must_use]
     pub fn to_json(&self) -> Value {
-        if self.redacted {
+        if self.is_redacted() {
             return Value::String(REDACTED.to_owned());
         }
-        if let Some(value) = self.serde.and_then(|s| s.to_json_value().ok()) {
-            return value;
+        if let Some(serde) = self.serde {
+            return value_guard::guard(|| serde.to_json_value());
         }
         Value::String(self.debug_text())
     }
 
-    /// The value as text: `Debug` when it can, else compact JSON, else `<type name>`.
+    /// The value as text: `Debug` when it can, else compact JSON, else `<type name>`. A `Debug`
+    /// (or `Serialize`) impl that fails or panics makes the text a marker,
+    /// `<unserializable: ...>`; it never panics.
     #[must_use]
     pub fn debug_text(&self) -> String {
-        if self.redacted {
+        if self.is_redacted() {
             return REDACTED.to_owned();
         }
         if let Some(debug) = self.debug {
-            return format!("{debug:?}");
+            return value_guard::debug_text_guarded(debug);
         }
-        if let Some(text) = self.serde.and_then(|s| {
+        if let Some(serde) = self.serde {
             let mut out = Vec::new();
-            s.write_json(&mut out).ok()?;
-            String::from_utf8(out).ok()
-        }) {
-            return text;
+            value_guard::guard_write(&mut out, |out| serde.write_json(out));
+            return String::from_utf8_lossy(&out).into_owned();
         }
         format!("<{}>", self.type_name)
     }
@@ -166,67 +210,4 @@ impl fmt::Debug for Arg<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}={}", self.name, self.debug_text())
     }
-}
-
-/// Whether an argument called `name` is redacted by default: `api_key`, `password`, `token`,
-/// `secret` or `authorization`, in any case, as the whole name or as its `_`-separated suffix (so
-/// `openai_api_key` and `access_token` are redacted, `tokens` and `tokenizer` are not).
-///
-/// It is a `const fn`: `#[span]` evaluates it at compile time, so it costs nothing at run time.
-///
-/// ```
-/// use instrument_core::is_sensitive_name;
-///
-/// assert!(is_sensitive_name("api_key"));
-/// assert!(is_sensitive_name("OPENAI_API_KEY"));
-/// assert!(is_sensitive_name("access_token"));
-/// assert!(is_sensitive_name("Authorization"));
-/// assert!(!is_sensitive_name("max_tokens"));
-/// assert!(!is_sensitive_name("tokenizer"));
-/// ```
-#[must_use]
-pub const fn is_sensitive_name(name: &str) -> bool {
-    const SECRETS: [&[u8]; 6] = [
-        b"api_key",
-        b"apikey",
-        b"password",
-        b"token",
-        b"secret",
-        b"authorization",
-    ];
-    let mut bytes = name.as_bytes();
-    if let [b'r', b'#', rest @ ..] = bytes {
-        bytes = rest;
-    }
-    let mut i = 0;
-    while i < SECRETS.len() {
-        let secret = SECRETS[i];
-        if bytes.len() == secret.len() && ends_with_ignore_case(bytes, secret) {
-            return true;
-        }
-        if bytes.len() > secret.len()
-            && bytes[bytes.len() - secret.len() - 1] == b'_'
-            && ends_with_ignore_case(bytes, secret)
-        {
-            return true;
-        }
-        i += 1;
-    }
-    false
-}
-
-/// `const` stand-in for `haystack.to_ascii_lowercase().ends_with(suffix)`; `suffix` is lower case.
-const fn ends_with_ignore_case(haystack: &[u8], suffix: &[u8]) -> bool {
-    if haystack.len() < suffix.len() {
-        return false;
-    }
-    let offset = haystack.len() - suffix.len();
-    let mut i = 0;
-    while i < suffix.len() {
-        if haystack[offset + i].to_ascii_lowercase() != suffix[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
 }

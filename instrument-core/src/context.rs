@@ -13,9 +13,12 @@ use std::task::{Context as TaskContext, Poll};
 
 use serde_json::Value;
 
+use crate::args::REDACTED;
 use crate::id::SpanId;
+use crate::sensitive::is_sensitive_key;
 use crate::tags::Tags;
 use crate::traceparent::TraceParent;
+use crate::value_guard::to_json_noting_cut;
 
 /// What the current-span cell holds.
 #[derive(Clone, Copy, Debug)]
@@ -306,17 +309,42 @@ impl CurrentSpan {
     /// Adds `key = value` to the span's metadata, which its handlers receive when it ends
     /// ([`crate::SpanEnd::metadata`]). Outside a span, or in a thread or task that only carries a
     /// span's context, this does nothing.
+    ///
+    /// The value is serialised at once, as [`crate::to_json_guarded`] does: a `key` named like a
+    /// secret ([`crate::is_sensitive_key`]) records `"[REDACTED]"`, secrets nested in the value are
+    /// redacted, what lies deeper than [`crate::MAX_DEPTH`] becomes `"<too deep>"`, and a
+    /// `Serialize` impl that fails or panics records `"<unserializable: ...>"` instead of
+    /// unwinding into the caller. A value found nested deeper than [`crate::MAX_DEPTH`] is not
+    /// dropped but leaked, as its own drop may recurse as deep and overflow the stack: pass such
+    /// values by reference.
+    ///
+    /// ```
+    /// use instrument_core::{current_span, get_dispatcher};
+    ///
+    /// get_dispatcher("doc::record").in_span("login", || {
+    ///     current_span().record("user", "ada");
+    ///     current_span().record("password", "hunter2"); // kept as "[REDACTED]"
+    /// });
+    /// ```
     pub fn record(&self, key: impl Into<Cow<'static, str>>, value: impl serde::Serialize) {
         // Only into the span this code runs in now: a `CurrentSpan` kept past its span, or taken to
         // another thread, has no scope left to collect what it records.
         let Some(current) = self.0.filter(|c| c.recording && current_id() == Some(c.id)) else {
             return;
         };
-        let value = serde_json::to_value(value)
-            .unwrap_or_else(|e| Value::String(format!("<unserializable: {e}>")));
+        let key = key.into();
+        let value = if is_sensitive_key(&key) {
+            Value::String(REDACTED.to_owned())
+        } else {
+            let (json, cut) = to_json_noting_cut(&value);
+            if cut {
+                std::mem::forget(value);
+            }
+            json
+        };
         let _ = RECORDED.try_with(|r| {
             let mut recorded = r.borrow_mut();
-            recorded.push((current.id, key.into(), value));
+            recorded.push((current.id, key, value));
             RECORDED_LEN.with(|len| len.set(recorded.len()));
         });
     }

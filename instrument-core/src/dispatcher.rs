@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use dashmap::DashMap;
 
+use crate::bounded_serialize::CutWatch;
 use crate::callsite::Callsite;
 use crate::context::{self, HandlerGuard};
 use crate::event::{Event, EventEnvelope};
@@ -512,16 +513,23 @@ impl Dispatcher {
     /// time, the current span and the current tags.
     ///
     /// With no event handler in the chain this is one load and a branch; the event is not touched.
+    ///
+    /// An event in which a handler found a value nested deeper than [`crate::MAX_DEPTH`] is
+    /// leaked rather than dropped: its own drop may recurse as deep and overflow the stack.
     #[inline]
     pub fn event<E: Event>(&self, event: E) {
         let chain = self.chain();
         if (chain.event.is_empty() && !chain.shared) || context::in_handler() {
             return;
         }
-        self.dispatch_event(chain, &event);
+        if self.dispatch_event(chain, &event) {
+            std::mem::forget(event);
+        }
     }
 
-    fn dispatch_event(&self, chain: &'static Chain, event: &dyn Event) {
+    /// Hands `event` to the handlers; whether any of them met a value too deep to keep.
+    fn dispatch_event(&self, chain: &'static Chain, event: &dyn Event) -> bool {
+        let watch = CutWatch::start();
         let envelope = EventEnvelope::new(event, self.name);
         let _guard = HandlerGuard::enter();
         for handler in &chain.event {
@@ -534,6 +542,7 @@ impl Dispatcher {
                 handler.handle(&envelope);
             }
         }
+        watch.finish()
     }
 }
 

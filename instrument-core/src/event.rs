@@ -23,7 +23,9 @@ use crate::tags::Tags;
 /// // What `#[derive(instrument::Event)]` writes for you:
 /// impl Event for CacheHit {
 ///     fn class_name(&self) -> &'static str { "CacheHit" }
-///     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> { serde_json::to_value(self) }
+///     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+///         Ok(instrument_core::to_json_guarded(self))
+///     }
 /// }
 ///
 /// let hit = CacheHit { key: "q".into(), age_ms: 7 };
@@ -38,8 +40,14 @@ pub trait Event: Any {
 
     /// The event's own fields as JSON.
     ///
+    /// Write it with [`crate::to_json_guarded`], as `#[derive(Event)]` does, so that the JSON
+    /// handlers see is bounded in depth and has its secrets redacted, and a failing or panicking
+    /// `Serialize` impl becomes a marker rather than an error. Handlers read it through
+    /// [`EventEnvelope::payload_json`], which also turns an error or a panic of a hand-written impl
+    /// into a marker.
+    ///
     /// # Errors
-    /// When the event's `Serialize` impl fails.
+    /// When the event's `Serialize` impl fails (never, for a derived impl).
     fn to_json(&self) -> Result<Value, serde_json::Error>;
 }
 
@@ -148,13 +156,45 @@ impl<'a> EventEnvelope<'a> {
         self.downcast_ref::<T>().is_some()
     }
 
+    /// The payload's own fields as JSON ([`Event::to_json`]), never failing: an error or a panic
+    /// of the payload's impl makes the payload the marker `"<unserializable: ...>"`.
+    ///
+    /// ```
+    /// use instrument_core::{get_dispatcher, Event, EventEnvelope, EventHandler};
+    ///
+    /// struct Broken;
+    /// impl Event for Broken {
+    ///     fn class_name(&self) -> &'static str { "Broken" }
+    ///     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> { panic!("no JSON") }
+    /// }
+    ///
+    /// struct Check;
+    /// impl EventHandler for Check {
+    ///     fn handle(&self, event: &EventEnvelope<'_>) {
+    ///         assert_eq!(event.payload_json(), "<unserializable: panicked: no JSON>");
+    ///     }
+    /// }
+    ///
+    /// let dispatcher = get_dispatcher("doc::payload_json");
+    /// dispatcher.add_event_handler(Check);
+    /// dispatcher.event(Broken);
+    /// assert_eq!(instrument_core::handler_panics(), 0);
+    /// ```
+    #[must_use]
+    pub fn payload_json(&self) -> Value {
+        let payload = self.payload;
+        crate::value_guard::guard(|| payload.to_json())
+    }
+
     /// The whole event as JSON: the payload's fields plus `id_`, `timestamp`, `span_id`, `tags` and
-    /// `class_name`, the shape of a serialised LlamaIndex event.
+    /// `class_name`, the shape of a serialised LlamaIndex event. A payload that is not a JSON
+    /// object is kept under `payload`.
     ///
     /// # Errors
-    /// When the payload's `Serialize` impl fails.
+    /// None: the payload is read with [`EventEnvelope::payload_json`], which turns a failure into
+    /// a marker. The `Result` stays for compatibility.
     pub fn to_json(&self) -> Result<Value, serde_json::Error> {
-        let mut value = self.payload.to_json()?;
+        let mut value = self.payload_json();
         if !value.is_object() {
             value = serde_json::json!({ "payload": value });
         }
@@ -180,7 +220,7 @@ impl std::fmt::Debug for EventEnvelope<'_> {
             .field("id", &self.id())
             .field("span_id", &self.span_id())
             .field("tags", self.tags())
-            .field("payload", &self.payload.to_json().ok())
+            .field("payload", &self.payload_json())
             .finish()
     }
 }

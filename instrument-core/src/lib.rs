@@ -31,6 +31,7 @@
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
 mod args;
+mod bounded_serialize;
 pub mod callbacks;
 mod callsite;
 mod clock;
@@ -45,16 +46,20 @@ mod intern;
 pub mod llm;
 mod manual;
 mod open_spans;
+mod owned_json;
 mod propagation;
+mod sensitive;
 mod span;
 mod stream;
 mod tags;
 mod traceparent;
+mod value_guard;
 
 #[doc(hidden)]
 pub mod __private;
 
-pub use args::{Arg, REDACTED, SerializeValue, is_sensitive_name};
+pub use args::{Arg, REDACTED, SerializeValue};
+pub use bounded_serialize::{Guarded, MAX_DEPTH, TOO_DEEP};
 pub use clock::Timestamp;
 #[cfg(feature = "tokio")]
 pub use context::spawn;
@@ -69,13 +74,20 @@ pub use id::{BuildSpanIdHasher, ParseSpanIdError, SpanId, SpanIdHasher};
 pub use intern::MAX_INTERNED_NAMES;
 pub use manual::{SpanError, SpanGuard};
 pub use open_spans::open_span_count;
+pub use owned_json::{drop_json, sanitize_json};
 pub use propagation::{
     PropagationContext, PropagationError, capture_propagation_context, restore_propagation_context,
     with_propagation_context,
+};
+pub use sensitive::{
+    add_sensitive_name, is_sensitive_key, is_sensitive_name, sensitive_names, set_sensitive_names,
 };
 pub use span::{CANCELLED, DropReason, ErrorText, Outcome, SHUTDOWN, SpanEnd, SpanStart};
 pub use stream::InstrumentedStream;
 pub use tags::{Tags, WithTags, current_tags, instrument_tags, instrument_tags_async};
 pub use traceparent::{
     REMOTE_SPAN_NAME, TraceParent, TraceParentError, extract_traceparent, inject_traceparent,
+};
+pub use value_guard::{
+    UNSERIALIZABLE, debug_text_guarded, to_json_guarded, to_json_string_guarded, write_json_guarded,
 };

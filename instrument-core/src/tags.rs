@@ -14,6 +14,11 @@ use crate::context;
 ///
 /// Empty tags cost nothing to carry; non-empty tags are shared behind an `Arc`.
 ///
+/// Every value is passed through [`crate::sanitize_json`] as it is added: a tag named like a secret
+/// ([`crate::is_sensitive_key`]) holds `"[REDACTED]"`, secrets nested in a value are redacted, and
+/// what lies deeper than [`crate::MAX_DEPTH`] is `"<too deep>"`; so tags can go to every
+/// handler, exporter and other service as they are.
+///
 /// ```
 /// use instrument_core::Tags;
 ///
@@ -21,6 +26,9 @@ use crate::context;
 /// assert_eq!(tags.get("user"), Some(&serde_json::json!("ada")));
 /// assert_eq!(tags.len(), 2);
 /// assert!(Tags::new().is_empty());
+///
+/// let tags = Tags::from([("token", "abc")]);
+/// assert_eq!(tags.get("token"), Some(&serde_json::json!("[REDACTED]")));
 /// ```
 #[derive(Clone, Default, PartialEq)]
 pub struct Tags(Option<Arc<BTreeMap<String, Value>>>);
@@ -60,8 +68,12 @@ impl Tags {
     /// These tags with `key` set to `value`.
     #[must_use]
     pub fn with(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        let key = key.into();
+        let value = tag_value(&key, value.into());
         let map = Arc::make_mut(self.0.get_or_insert_with(Default::default));
-        map.insert(key.into(), value.into());
+        if let Some(old) = map.insert(key, value) {
+            crate::owned_json::drop_json(old);
+        }
         self
     }
 
@@ -88,11 +100,7 @@ impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Tags {
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
-        if map.is_empty() {
-            Self(None)
-        } else {
-            Self(Some(Arc::new(map)))
-        }
+        Self::from(map)
     }
 }
 
@@ -103,7 +111,11 @@ impl<K: Into<String>, V: Into<Value>, const N: usize> From<[(K, V); N]> for Tags
 }
 
 impl From<BTreeMap<String, Value>> for Tags {
-    fn from(map: BTreeMap<String, Value>) -> Self {
+    fn from(mut map: BTreeMap<String, Value>) -> Self {
+        for (key, value) in &mut map {
+            let given = std::mem::take(value);
+            *value = tag_value(key, given);
+        }
         if map.is_empty() {
             Self(None)
         } else {
@@ -121,6 +133,16 @@ impl serde::Serialize for Tags {
 impl<'de> serde::Deserialize<'de> for Tags {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         BTreeMap::<String, Value>::deserialize(deserializer).map(Self::from)
+    }
+}
+
+/// A tag's value as kept: redacted when its name is a secret, else sanitised.
+fn tag_value(key: &str, value: Value) -> Value {
+    if crate::sensitive::is_sensitive_key(key) {
+        crate::owned_json::drop_json(value);
+        Value::String(crate::args::REDACTED.to_owned())
+    } else {
+        crate::owned_json::sanitize_json(value)
     }
 }
 

@@ -16,7 +16,7 @@ use instrument_core::events::{
     LLMChatEndEvent, LLMChatStartEvent, LLMCompletionEndEvent, LLMCompletionStartEvent,
 };
 use instrument_core::llm::{ChatMessage, ChatResponse, MessageRole};
-use instrument_core::{EventEnvelope, EventHandler};
+use instrument_core::{EventEnvelope, EventHandler, to_json_guarded};
 use serde_json::{Map, Value};
 
 use crate::bounded::Bounded;
@@ -328,9 +328,12 @@ fn openai_message(message: &ChatMessage) -> Value {
     if let Some(content) = &message.content {
         object.insert("content".into(), Value::String(content.clone()));
     }
-    for (key, value) in &message.additional_kwargs {
-        if !object.contains_key(key) {
-            object.insert(key.clone(), value.clone());
+    // The extras come from the user: copied through the guard (bounded, secrets redacted).
+    if let Value::Object(extras) = to_json_guarded(&message.additional_kwargs) {
+        for (key, value) in extras {
+            if !object.contains_key(&key) {
+                object.insert(key, value);
+            }
         }
     }
     Value::Object(object)
@@ -350,8 +353,8 @@ fn functions_from(kwargs: Option<&Map<String, Value>>) -> Vec<Value> {
             .flatten()
     };
     list("tools")
-        .map(|tool| tool.get("function").unwrap_or(tool).clone())
-        .chain(list("functions").cloned())
+        .map(|tool| to_json_guarded(tool.get("function").unwrap_or(tool)))
+        .chain(list("functions").map(to_json_guarded))
         .collect()
 }
 

@@ -75,8 +75,9 @@ use proc_macro::TokenStream;
 /// | `crate = "::path"` | where the `instrument` facade is, if re-exported under another name |
 ///
 /// Arguments whose names look like secrets (`api_key`, `password`, `token`, `secret`,
-/// `authorization`, also as a `_`-separated suffix such as `openai_api_key`) are redacted unless
-/// listed in `capture(..)`:
+/// `authorization`, also as a `_`-separated suffix such as `openai_api_key`, and names added with
+/// `instrument::add_sensitive_name`) are redacted unless listed in `capture(..)`; fields and map
+/// keys named like secrets inside any captured value are redacted in every case:
 ///
 /// ```rust
 /// #[instrument::span(skip_all, capture(model))]
@@ -95,7 +96,9 @@ pub fn span(options: TokenStream, item: TokenStream) -> TokenStream {
 /// Implements `instrument::Event` for a type that implements `serde::Serialize`.
 ///
 /// The event's `class_name` is the type's name, or the one given with `#[event(name = "...")]`;
-/// its `to_json` is the type serialised with `serde_json`. Works for structs (named, tuple, unit)
+/// its `to_json` is the type serialised with `instrument::to_json_guarded` (bounded in depth,
+/// secrets redacted, a failing or panicking field's `Serialize` turned into an
+/// `"<unserializable: ...>"` payload), so it never fails. Works for structs (named, tuple, unit)
 /// and enums, generic or not; the impl requires `Self: Serialize + 'static`.
 ///
 /// ```rust

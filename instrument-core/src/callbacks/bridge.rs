@@ -534,8 +534,9 @@ impl Future for Parked {
     }
 }
 
+/// A field of a catalog event as a payload value: bounded, secrets redacted, never failing.
 fn json(value: &impl Serialize) -> Value {
-    serde_json::to_value(value).unwrap_or_else(|e| Value::String(format!("<unserializable: {e}>")))
+    crate::value_guard::to_json_guarded(value)
 }
 
 /// The callback meaning of a catalog event, if it has one.
@@ -623,7 +624,7 @@ fn translate(event: &EventEnvelope<'_>) -> Option<Step> {
         return Some(Step::Start(F::Query, T::Query, start));
     }
     if let Some(e) = event.downcast_ref::<QueryEndEvent>() {
-        let end = payload([(K::Response, e.response.clone())]);
+        let end = payload([(K::Response, json(&e.response))]);
         return Some(Step::End(F::Query, end));
     }
     if let Some(e) = event.downcast_ref::<SynthesizeStartEvent>() {
@@ -631,7 +632,7 @@ fn translate(event: &EventEnvelope<'_>) -> Option<Step> {
         return Some(Step::Start(F::Synthesize, T::Synthesize, start));
     }
     if let Some(e) = event.downcast_ref::<SynthesizeEndEvent>() {
-        let end = payload([(K::Response, e.response.clone())]);
+        let end = payload([(K::Response, json(&e.response))]);
         return Some(Step::End(F::Synthesize, end));
     }
     if let Some(e) = event.downcast_ref::<ReRankStartEvent>() {
@@ -654,7 +655,7 @@ fn translate(event: &EventEnvelope<'_>) -> Option<Step> {
         return Some(Step::Start(F::AgentRunStep, T::AgentStep, start));
     }
     if let Some(e) = event.downcast_ref::<AgentRunStepEndEvent>() {
-        let end = payload([(K::Response, e.step_output.clone())]);
+        let end = payload([(K::Response, json(&e.step_output))]);
         return Some(Step::End(F::AgentRunStep, end));
     }
     if let Some(e) = event.downcast_ref::<AgentChatWithStepStartEvent>() {
@@ -662,7 +663,7 @@ fn translate(event: &EventEnvelope<'_>) -> Option<Step> {
         return Some(Step::Start(F::AgentChat, T::AgentStep, start));
     }
     if let Some(e) = event.downcast_ref::<AgentChatWithStepEndEvent>() {
-        let end = payload([(K::Response, e.response.clone().unwrap_or(Value::Null))]);
+        let end = payload([(K::Response, json(&e.response))]);
         return Some(Step::End(F::AgentChat, end));
     }
     if let Some(e) = event.downcast_ref::<AgentToolCallEvent>() {
@@ -703,9 +704,9 @@ fn payload<const N: usize>(pairs: [(EventPayload, Value); N]) -> Payload {
 }
 
 fn templating(template: &Value, vars: Option<&serde_json::Map<String, Value>>) -> Step {
-    let mut payload = Payload::new().with(EventPayload::Template, template.clone());
+    let mut payload = Payload::new().with(EventPayload::Template, json(template));
     if let Some(vars) = vars {
-        payload.insert(EventPayload::TemplateVars, Value::Object(vars.clone()));
+        payload.insert(EventPayload::TemplateVars, json(vars));
     }
     Step::Instant(CBEventType::Templating, payload)
 }

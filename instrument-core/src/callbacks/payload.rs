@@ -152,6 +152,10 @@ impl FromStr for EventPayload {
 ///
 /// Serializes as a JSON object keyed by the keys' string forms.
 ///
+/// Every value is passed through [`crate::sanitize_json`] as it is added: secrets nested in it
+/// (an `api_key` in the `serialized` model settings, say) are `"[REDACTED]"` and what lies deeper
+/// than [`crate::MAX_DEPTH`] is `"<too deep>"`, so that no callback handler keeps or prints them.
+///
 /// ```
 /// use instrument_core::callbacks::{EventPayload, Payload};
 ///
@@ -164,10 +168,20 @@ impl FromStr for EventPayload {
 ///     serde_json::to_value(&payload).unwrap(),
 ///     serde_json::json!({ "formatted_prompt": "What is Rust?", "top_k": 3 }),
 /// );
+///
+/// let settings = Payload::new().with(EventPayload::Serialized, serde_json::json!({"api_key": "sk-1"}));
+/// assert_eq!(settings.get(EventPayload::Serialized), Some(&serde_json::json!({"api_key": "[REDACTED]"})));
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 #[serde(transparent)]
 pub struct Payload(BTreeMap<EventPayload, Value>);
+
+impl<'de> serde::Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        BTreeMap::<EventPayload, Value>::deserialize(deserializer)
+            .map(|map| map.into_iter().collect())
+    }
+}
 
 impl Payload {
     /// An empty payload.
@@ -179,22 +193,27 @@ impl Payload {
     /// This payload with `key` set to `value`.
     #[must_use]
     pub fn with(mut self, key: EventPayload, value: impl Into<Value>) -> Self {
-        self.0.insert(key, value.into());
+        self.insert(key, value);
         self
     }
 
     /// This payload with `key` set to `value` serialized; a value that fails to serialize is kept as
     /// the text `<unserializable: ...>`.
+    ///
+    /// The value is serialised as [`crate::to_json_guarded`] does: bounded in depth, secrets
+    /// redacted, and a `Serialize` impl that panics caught.
     #[must_use]
-    pub fn with_serialized(self, key: EventPayload, value: &impl serde::Serialize) -> Self {
-        let value = serde_json::to_value(value)
-            .unwrap_or_else(|e| Value::String(format!("<unserializable: {e}>")));
-        self.with(key, value)
+    pub fn with_serialized(mut self, key: EventPayload, value: &impl serde::Serialize) -> Self {
+        // Already bounded and redacted: no second pass.
+        self.0
+            .insert(key, crate::value_guard::to_json_guarded(value));
+        self
     }
 
-    /// Sets `key` to `value`, returning the value it replaces.
+    /// Sets `key` to `value` (sanitised, see [`Payload`]), returning the value it replaces.
     pub fn insert(&mut self, key: EventPayload, value: impl Into<Value>) -> Option<Value> {
-        self.0.insert(key, value.into())
+        self.0
+            .insert(key, crate::owned_json::sanitize_json(value.into()))
     }
 
     /// Removes `key`, returning its value.
@@ -256,7 +275,11 @@ impl Payload {
 
 impl<V: Into<Value>> FromIterator<(EventPayload, V)> for Payload {
     fn from_iter<I: IntoIterator<Item = (EventPayload, V)>>(iter: I) -> Self {
-        Self(iter.into_iter().map(|(k, v)| (k, v.into())).collect())
+        Self(
+            iter.into_iter()
+                .map(|(k, v)| (k, crate::owned_json::sanitize_json(v.into())))
+                .collect(),
+        )
     }
 }
 

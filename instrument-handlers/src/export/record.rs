@@ -142,11 +142,9 @@ impl EventRecord {
     /// as JSON when `json`; the OpenInference attributes when `otlp`.
     pub(crate) fn new(event: &EventEnvelope<'_>, json: bool, otlp: bool) -> Option<Self> {
         let span_id = event.span_id()?;
+        // Never fails: a payload that cannot be serialised is a marker, and the event is kept.
         let payload = if json {
-            event
-                .payload()
-                .to_json()
-                .unwrap_or_else(|error| serde_json::json!({ "serialize_error": error.to_string() }))
+            event.payload_json()
         } else {
             Value::Null
         };

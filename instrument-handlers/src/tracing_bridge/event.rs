@@ -26,6 +26,6 @@ impl Event for TracingEvent {
     }
 
     fn to_json(&self) -> Result<Value, serde_json::Error> {
-        serde_json::to_value(self)
+        Ok(instrument_core::to_json_guarded(self))
     }
 }

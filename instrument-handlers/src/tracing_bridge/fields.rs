@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use instrument_core::Arg;
+use instrument_core::{Arg, REDACTED, debug_text_guarded, is_sensitive_key};
 use serde_json::{Map, Number, Value};
 use tracing::field::{Field, Visit};
 
@@ -51,8 +51,15 @@ impl Fields {
             .collect()
     }
 
+    /// Keeps `value` under the field's name; a field named like a secret keeps `"[REDACTED]"`,
+    /// whatever it was given, so that no handler of a bridged span or event sees it.
     fn set(&mut self, field: &Field, value: Value) {
         let name = field.name();
+        let value = if is_sensitive_key(name) {
+            Value::String(REDACTED.to_owned())
+        } else {
+            value
+        };
         match self.0.iter_mut().find(|(n, _)| *n == name) {
             Some((_, old)) => *old = value,
             None => self.0.push((name, value)),
@@ -105,11 +112,25 @@ impl Visit for Fields {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.set(field, Value::String(value.to_string()));
+        // Through `Debug` as `Display`: the guard catches an impl that fails or panics.
+        self.set(
+            field,
+            Value::String(debug_text_guarded(&DisplayAsDebug(value))),
+        );
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        // `%value` fields arrive here too, wrapped so that their `Debug` is their `Display`.
-        self.set(field, Value::String(format!("{value:?}")));
+        // `%value` fields arrive here too, wrapped so that their `Debug` is their `Display`. User
+        // code: an impl that fails or panics makes the value a marker, not a lost span.
+        self.set(field, Value::String(debug_text_guarded(value)));
+    }
+}
+
+/// A value's `Display` as its `Debug`, for [`debug_text_guarded`].
+struct DisplayAsDebug<'a>(&'a dyn fmt::Display);
+
+impl fmt::Debug for DisplayAsDebug<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }

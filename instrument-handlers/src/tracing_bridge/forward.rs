@@ -294,9 +294,6 @@ struct PayloadJson<'a, 'e>(&'a EventEnvelope<'e>);
 
 impl fmt::Display for PayloadJson<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.payload().to_json() {
-            Ok(json) => json.fmt(f),
-            Err(error) => write!(f, "<unserializable: {error}>"),
-        }
+        self.0.payload_json().fmt(f)
     }
 }

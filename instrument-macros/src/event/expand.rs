@@ -22,7 +22,7 @@ pub fn event(input: &DeriveInput, args: &EventArgs) -> TokenStream {
             __instrument::__private::serde_json::Value,
             __instrument::__private::serde_json::Error,
         > {
-            __instrument::__private::serde_json::to_value(self)
+            __instrument::__private::event_json(self)
         }
     };
     // A generic type is an event for the parameters that make it `Serialize + 'static`. A plain

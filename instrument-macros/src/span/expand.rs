@@ -251,7 +251,7 @@ fn captures(args: &SpanArgs, func: &ItemFn, krate: &Path) -> Vec<TokenStream> {
             let value = quote!(&#local);
             let arg = probe_arg(krate, &name, &value);
             if listed(&args.capture, ident) {
-                Some(arg)
+                Some(quote!(#arg.never_redacted()))
             } else if args.skip_all.is_some() || listed(&args.skip, ident) {
                 None
             } else {

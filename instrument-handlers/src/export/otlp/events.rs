@@ -4,7 +4,6 @@
 //! return; it only reads the event's fields and builds a list of attribute writes. Merging them into
 //! the span happens on the exporter's thread.
 
-use instrument_core::EventEnvelope;
 use instrument_core::events::{
     AgentChatWithStepEndEvent, AgentChatWithStepStartEvent, AgentRunStepEndEvent,
     AgentRunStepStartEvent, AgentToolCallEvent, EmbeddingEndEvent, EmbeddingStartEvent,
@@ -17,6 +16,7 @@ use instrument_core::events::{
     SparseEmbeddingEndEvent, SparseEmbeddingStartEvent, SynthesizeEndEvent, SynthesizeStartEvent,
 };
 use instrument_core::llm::{ChatMessage, NodeWithScore, ToolMetadata};
+use instrument_core::{EventEnvelope, to_json_guarded, to_json_string_guarded};
 use serde_json::{Map, Value};
 
 use super::genai::{self, Operation};
@@ -102,14 +102,14 @@ fn llm(event: &EventEnvelope<'_>) -> Option<EventAttrs> {
         );
     } else if let Some(start) = event.downcast_ref::<LLMPredictStartEvent>() {
         match &start.template_args {
-            Some(args) => set_input(attrs, &Value::Object(args.clone())),
+            Some(args) => set_input_text(attrs, to_json_string_guarded(args), JSON),
             None => set_input(attrs, &start.template),
         }
     } else if let Some(end) = event.downcast_ref::<LLMPredictEndEvent>() {
         set_output_text(attrs, end.output.clone(), TEXT);
     } else if let Some(start) = event.downcast_ref::<LLMStructuredPredictStartEvent>() {
         match &start.template_args {
-            Some(args) => set_input(attrs, &Value::Object(args.clone())),
+            Some(args) => set_input_text(attrs, to_json_string_guarded(args), JSON),
             None => set_input(attrs, &start.template),
         }
     } else if let Some(end) = event.downcast_ref::<LLMStructuredPredictEndEvent>() {
@@ -159,7 +159,7 @@ fn tool(tool: &ToolMetadata, arguments: &str) -> EventAttrs {
     ));
     attrs.push((
         "tool.parameters".to_owned(),
-        AttrValue::Str(tool.parameters.to_string()),
+        AttrValue::Str(to_json_string_guarded(&tool.parameters)),
     ));
     let mime = if serde_json::from_str::<Value>(arguments).is_ok() {
         JSON
@@ -311,7 +311,7 @@ fn documents(attrs: &mut AttrList, prefix: &str, nodes: &[NodeWithScore]) {
         if !node.node.metadata.is_empty() {
             attrs.push((
                 format!("{prefix}.{i}.document.metadata"),
-                AttrValue::Str(Value::Object(node.node.metadata.clone()).to_string()),
+                AttrValue::Str(to_json_string_guarded(&node.node.metadata)),
             ));
         }
     }
@@ -335,9 +335,10 @@ fn model(
     if let Some(provider) = provider {
         attrs.push(("llm.provider".to_owned(), provider.into()));
     }
-    let mut parameters = model_dict.clone();
+    // Through the guard: the model's settings are where API keys sit, and they come from the user.
+    let mut parameters = object(to_json_guarded(model_dict));
     parameters.remove("class_name");
-    parameters.extend(kwargs.iter().map(|(k, v)| (k.clone(), v.clone())));
+    parameters.extend(object(to_json_guarded(kwargs)));
     if !parameters.is_empty() {
         attrs.push((
             "llm.invocation_parameters".to_owned(),
@@ -420,5 +421,13 @@ fn cost(attrs: &mut AttrList, model: &str, usage: &Usage) {
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
+    to_json_guarded(value)
+}
+
+/// The map of a guarded map's JSON (empty if it was not one).
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use instrument_core::Tags;
+use instrument_core::{Tags, to_json_string_guarded};
 use serde_json::{Map, Value};
 
 /// `openinference.span.kind`.
@@ -79,11 +79,12 @@ pub(crate) type Attrs = BTreeMap<String, AttrValue>;
 pub(crate) type AttrList = Vec<(String, AttrValue)>;
 
 /// A JSON value as attribute text: a string as itself (`text/plain`), anything else as compact JSON
-/// (`application/json`).
+/// (`application/json`), bounded in depth and with its secrets redacted (values of events come
+/// straight from the user).
 pub(crate) fn value_text(value: &Value) -> (String, &'static str) {
     match value {
         Value::String(text) => (text.clone(), TEXT),
-        other => (other.to_string(), JSON),
+        other => (to_json_string_guarded(other), JSON),
     }
 }
 
@@ -131,7 +132,7 @@ impl SpanOwn<'_> {
         );
         let mut own = AttrList::new();
         if let Some(args) = self.args.filter(|_| !attrs.contains_key(INPUT_VALUE)) {
-            set_input_text(&mut own, Value::Object(args.clone()).to_string(), JSON);
+            set_input_text(&mut own, to_json_string_guarded(args), JSON);
         }
         if let Some(result) = self.result.filter(|_| !attrs.contains_key(OUTPUT_VALUE)) {
             set_output(&mut own, result);
@@ -139,7 +140,7 @@ impl SpanOwn<'_> {
         if let Some(metadata) = self.metadata.filter(|m| !m.is_empty()) {
             own.push((
                 METADATA.to_owned(),
-                AttrValue::Str(Value::Object(metadata).to_string()),
+                AttrValue::Str(to_json_string_guarded(&metadata)),
             ));
         }
         tag_attrs(self.tags, &mut own);
