@@ -11,7 +11,9 @@ use std::fmt;
 pub use crate::args::{Arg, SerializeValue};
 pub use crate::callsite::Callsite;
 pub use crate::sensitive::is_sensitive_name;
-pub use crate::span::{ErrorText, Instrumented, SpanState, StartHook, instrument, run_sync};
+pub use crate::span::{
+    ErrorText, Instrumented, Parent, SpanState, StartHook, instrument, run_sync,
+};
 pub use crate::stream::InstrumentedStream;
 pub use serde;
 pub use serde_json;

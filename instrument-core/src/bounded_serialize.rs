@@ -77,32 +77,30 @@ impl<'a, T: ?Sized> Guarded<'a, T> {
 }
 
 thread_local! {
-    /// Whether a [`Guarded`] on this thread cut something at the bound since the innermost
-    /// [`CutWatch`] began: a value that deep may also be too deep to drop by recursion.
-    static CUT: Cell<bool> = const { Cell::new(false) };
+    /// How many times a [`Guarded`] on this thread cut something at the bound: a value that deep
+    /// may also be too deep to drop by recursion. A count that only grows, so that watching it is
+    /// two reads, and watches nest for free.
+    static CUTS: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Watches whether anything serialised on this thread, until [`CutWatch::finish`], lies deeper than
 /// [`MAX_DEPTH`]. Watches nest.
 pub(crate) struct CutWatch {
-    outer: bool,
+    before: usize,
 }
 
 impl CutWatch {
+    #[inline]
     pub(crate) fn start() -> Self {
         Self {
-            outer: CUT.try_with(|cut| cut.replace(false)).unwrap_or(false),
+            before: CUTS.with(Cell::get),
         }
     }
 
     /// Whether something was cut since [`CutWatch::start`].
+    #[inline]
     pub(crate) fn finish(self) -> bool {
-        CUT.try_with(|cut| {
-            let seen = cut.get();
-            cut.set(self.outer || seen);
-            seen
-        })
-        .unwrap_or(false)
+        CUTS.with(Cell::get) != self.before
     }
 }
 
@@ -125,7 +123,7 @@ impl<T: ?Sized> fmt::Debug for Guarded<'_, T> {
 impl<T: Serialize + ?Sized> Serialize for Guarded<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if self.depth > MAX_DEPTH {
-            let _ = CUT.try_with(|cut| cut.set(true));
+            CUTS.with(|cuts| cuts.set(cuts.get().wrapping_add(1)));
             return serializer.serialize_str(TOO_DEEP);
         }
         self.value.serialize(Bounded {

@@ -570,6 +570,32 @@ fn root_trace(root: SpanId) -> u128 {
     root.uuid().as_u128()
 }
 
+/// Where a span asked for now will start, captured to start it later: the current span, its trace
+/// and the tags. Not API: `#[span]` on an `async fn` captures it when the function is called.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Parent {
+    id: Option<SpanId>,
+    trace: u128,
+    tags: Tags,
+}
+
+impl Parent {
+    /// The current span, trace and tags; `None` inside a handler, where nothing is recorded.
+    #[inline]
+    #[must_use]
+    pub fn current() -> Option<Self> {
+        if context::in_handler() {
+            return None;
+        }
+        Some(Self {
+            id: context::current_id(),
+            trace: context::current_trace(),
+            tags: context::tags(),
+        })
+    }
+}
+
 /// One span from start to end: the state `#[span]` and the manual API keep for an open span.
 ///
 /// Not API: use `#[span]`, [`crate::Dispatcher::in_span`] or [`crate::Dispatcher::enter_span`].
@@ -631,6 +657,43 @@ impl SpanState {
             };
         });
         true
+    }
+
+    /// Starts a span under `parent`, the context captured where the span was asked for: an
+    /// `async fn` called in one span and first polled later, elsewhere, is that span's child.
+    /// `None` when there is no parent to start under (the call was made inside a handler).
+    #[inline]
+    #[must_use]
+    pub fn start_under(
+        parent: Option<Parent>,
+        chain: &'static Chain,
+        name: &'static str,
+        dispatcher: &'static str,
+        instance: Option<&'static str>,
+        args: &[Arg<'_>],
+    ) -> Option<Self> {
+        let parent = parent?;
+        let id = SpanId::fresh(name);
+        let trace = trace_of(id, parent.id, parent.trace);
+        let mut place = MaybeUninit::uninit();
+        Self::init(&mut place, |core| {
+            // SAFETY: `core` points into `place`, valid for writes.
+            unsafe {
+                SpanCore::init(
+                    core,
+                    chain,
+                    id,
+                    parent.id,
+                    trace,
+                    parent.tags,
+                    dispatcher,
+                    instance,
+                    args,
+                );
+            };
+        });
+        // SAFETY: `init` initialised every field.
+        Some(unsafe { place.assume_init() })
     }
 
     /// Starts a span with an explicit id, parent, trace and tags (the by-id API).

@@ -13,9 +13,7 @@ pub fn function(args: &SpanArgs, func: &ItemFn) -> TokenStream {
     let body = &func.body;
     let output = &func.sig.output;
     let inner = if func.sig.asyncness.is_some() {
-        let start = start(args, func, &krate);
-        let rest = async_fn(args, func, &krate, output, body);
-        quote!(#start #rest)
+        async_fn(args, func, &krate, output, body)
     } else {
         match func.returns() {
             Returns::ImplFuture { output: value } => {
@@ -116,10 +114,12 @@ fn never(output: &ReturnType, body: &TokenStream) -> TokenStream {
 }
 
 /// An `async fn` becomes a function returning its future (see [`future_signature`]), so that the
-/// span starts when the function is called, in the span current there, as it does for a function
-/// returning `impl Future`: a future made inside a span and first polled after it ended, or on
-/// another thread, is still its child. The body becomes an async block awaited inside the span;
-/// every argument moves into it, so that each is dropped when the future is, as an `async fn`'s.
+/// span's parent is taken when the function is called, as it is for a function returning `impl
+/// Future`: a future made inside a span and first polled after it ended, or on another thread, is
+/// still its child. The span itself starts at the first poll, in the future, so that its state is
+/// made in place there rather than moved in. Every argument moves into the future, so that each is
+/// dropped when the future is, as an `async fn`'s; the body becomes an async block awaited inside
+/// the span.
 fn async_fn(
     args: &SpanArgs,
     func: &ItemFn,
@@ -134,6 +134,9 @@ fn async_fn(
     let mode = Mode::of(args, declared.is_none());
     let never = declared.and_then(typed_never);
     let instrumented = await_in_span(krate, mode);
+    let callsite = callsite(args, func, krate);
+    let instance = instance(func);
+    let captures = captures(args, func, krate);
     let receiver = func.is_method().then(|| {
         let this = Ident::new("self", Span::call_site());
         quote!(let _ = &#this;)
@@ -143,13 +146,30 @@ fn async_fn(
         quote!(let _ = &#local;)
     });
     quote! {
-        let __instrument_fut = async move {
+        #callsite
+        let __instrument_parent = match __INSTRUMENT_CALLSITE.chain() {
+            ::core::option::Option::None => ::core::option::Option::None,
+            ::core::option::Option::Some(_) => #krate::__private::Parent::current(),
+        };
+        async move {
             #receiver
             #(#moved)*
-            #never
-            #body
-        };
-        async move { #instrumented }
+            let __instrument_state = match __INSTRUMENT_CALLSITE.chain() {
+                ::core::option::Option::None => ::core::option::Option::None,
+                ::core::option::Option::Some(__instrument_chain) => {
+                    #krate::__private::SpanState::start_under(
+                        __instrument_parent,
+                        __instrument_chain,
+                        __INSTRUMENT_CALLSITE.span_name(#instance),
+                        __INSTRUMENT_CALLSITE.dispatcher_name(),
+                        #instance,
+                        &[#(#captures),*],
+                    )
+                }
+            };
+            let __instrument_fut = async move { #never #body };
+            #instrumented
+        }
     }
 }
 
