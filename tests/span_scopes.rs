@@ -3,12 +3,15 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::thread::ThreadId;
 
 use instrument::{SpanEnd, SpanHandler, SpanId, SpanStart, get_dispatcher, span};
+
+#[path = "support/yield_once.rs"]
+mod yield_once;
+use yield_once::YieldOnce;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Step {
@@ -153,21 +156,6 @@ fn scopes_are_left_on_err_and_on_panic_before_the_span_ends() {
         ]
     );
     assert_eq!(instrument::current_span().id(), None);
-}
-
-/// Pending on its first poll, ready on the second.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if std::mem::replace(&mut self.0, true) {
-            Poll::Ready(())
-        } else {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
 }
 
 #[span(dispatcher = "scopes_async")]

@@ -9,7 +9,6 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
 
@@ -18,6 +17,10 @@ use instrument::{get_dispatcher, span};
 use opentelemetry::trace::{Status, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tracing_subscriber::layer::SubscriberExt;
+
+#[path = "support/yield_once.rs"]
+mod yield_once;
+use yield_once::YieldOnce;
 
 /// The in-memory exporter behind the binary's one subscriber, installed on first use.
 fn exported() -> &'static InMemorySpanExporter {
@@ -182,22 +185,6 @@ fn a_panic_leaves_the_span_and_reports_the_panic() {
     assert!(is_child_of(&one("fwd_panic.decode"), &parse));
     assert_eq!(parse.status, Status::error("nothing to parse"));
     assert_eq!(attribute(&parse, "outcome").as_deref(), Some("panic"));
-}
-
-/// Pending on its first poll, ready on the second.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if std::mem::replace(&mut self.0, true) {
-            Poll::Ready(())
-        } else {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
 }
 
 #[span(dispatcher = "fwd_async")]

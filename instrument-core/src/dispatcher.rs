@@ -488,7 +488,7 @@ impl Dispatcher {
         let addr = ptr::from_ref(handler).cast::<()>();
         self.change(|own| {
             remove_by_addr(&mut own.span, addr, |h| h.addr())
-                || remove_shared_by_addr(&mut own.shared_span, addr, |h| h.addr())
+                || remove_by_addr(&mut own.shared_span, addr, |h| h.addr())
         })
     }
 
@@ -498,7 +498,7 @@ impl Dispatcher {
         let addr = ptr::from_ref(handler).cast::<()>();
         self.change(|own| {
             remove_by_addr(&mut own.event, addr, |h| h.addr())
-                || remove_shared_by_addr(&mut own.shared_event, addr, |h| h.addr())
+                || remove_by_addr(&mut own.shared_event, addr, |h| h.addr())
         })
     }
 
@@ -604,20 +604,9 @@ impl Dispatcher {
     }
 }
 
-/// Removes the shared handler at `addr` from `list`; whether it was there.
-fn remove_shared_by_addr<T: ?Sized>(
-    list: &mut Vec<Arc<T>>,
-    addr: *const (),
-    addr_of: impl Fn(&T) -> *const (),
-) -> bool {
-    let before = list.len();
-    list.retain(|h| !ptr::addr_eq(addr_of(h), addr));
-    before != list.len()
-}
-
-/// Removes the handler at `addr` from `list`; whether it was there.
-fn remove_by_addr<T: ?Sized>(
-    list: &mut Vec<&'static T>,
+/// Removes the handler at `addr` from `list` (of leaked or shared handlers); whether it was there.
+fn remove_by_addr<P: std::ops::Deref<Target = T>, T: ?Sized>(
+    list: &mut Vec<P>,
     addr: *const (),
     addr_of: impl Fn(&T) -> *const (),
 ) -> bool {

@@ -641,42 +641,27 @@ impl SpanState {
         instance: Option<&'static str>,
         args: &[Arg<'_>],
     ) -> bool {
-        if context::in_handler() {
+        let Some(parent) = Parent::current() else {
             return false;
-        }
-        let id = SpanId::fresh(name);
-        let parent = context::current_id();
-        let trace = trace_of(id, parent, context::current_trace());
-        let tags = context::tags();
-        Self::init(place, |core| {
-            // SAFETY: `core` points into `place`, valid for writes.
-            unsafe {
-                SpanCore::init(
-                    core, chain, id, parent, trace, tags, dispatcher, instance, args,
-                );
-            };
-        });
+        };
+        Self::start_in(place, parent, chain, name, dispatcher, instance, args);
         true
     }
 
-    /// Starts a span under `parent`, the context captured where the span was asked for: an
-    /// `async fn` called in one span and first polled later, elsewhere, is that span's child.
-    /// `None` when there is no parent to start under (the call was made inside a handler).
+    /// Writes a span started under `parent` at `place`.
     #[inline]
-    #[must_use]
-    pub fn start_under(
-        parent: Option<Parent>,
+    fn start_in(
+        place: &mut MaybeUninit<Self>,
+        parent: Parent,
         chain: &'static Chain,
         name: &'static str,
         dispatcher: &'static str,
         instance: Option<&'static str>,
         args: &[Arg<'_>],
-    ) -> Option<Self> {
-        let parent = parent?;
+    ) {
         let id = SpanId::fresh(name);
         let trace = trace_of(id, parent.id, parent.trace);
-        let mut place = MaybeUninit::uninit();
-        Self::init(&mut place, |core| {
+        Self::init(place, |core| {
             // SAFETY: `core` points into `place`, valid for writes.
             unsafe {
                 SpanCore::init(
@@ -692,7 +677,24 @@ impl SpanState {
                 );
             };
         });
-        // SAFETY: `init` initialised every field.
+    }
+
+    /// Starts a span under `parent`, the context captured where the span was asked for: an
+    /// `async fn` called in one span and first polled later, elsewhere, is that span's child.
+    /// `None` when there is no parent to start under (the call was made inside a handler).
+    #[inline]
+    #[must_use]
+    pub fn start_under(
+        parent: Option<Parent>,
+        chain: &'static Chain,
+        name: &'static str,
+        dispatcher: &'static str,
+        instance: Option<&'static str>,
+        args: &[Arg<'_>],
+    ) -> Option<Self> {
+        let mut place = MaybeUninit::uninit();
+        Self::start_in(&mut place, parent?, chain, name, dispatcher, instance, args);
+        // SAFETY: `start_in` initialised every field.
         Some(unsafe { place.assume_init() })
     }
 
