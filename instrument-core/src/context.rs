@@ -54,11 +54,11 @@ thread_local! {
     /// and trace state); set only by attaching a context, never by a span, so it costs spans
     /// nothing.
     static TRACE: Cell<Option<Arc<TraceParent>>> = const { Cell::new(None) };
-    /// The span handlers that follow the current span's scope, with that span: set only while a
-    /// span whose chain has such handlers is current, so that a context captured there
-    /// ([`Context::current`]) tells them when it is attached elsewhere. Spans of other chains
-    /// never touch it.
-    static FOLLOWERS: Cell<Option<Followed>> = const { Cell::new(None) };
+    /// The spans entered on this thread whose chains have handlers that follow scopes, with those
+    /// handlers, innermost last: pushed and popped only for such spans (scopes nest, so the top is
+    /// the one to leave), so that a context captured in one ([`Context::current`]) tells them when
+    /// it is attached elsewhere. Spans of other chains never touch it, and keep their scope small.
+    static FOLLOWERS: RefCell<Vec<Followed>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The span handlers that follow a span's scopes ([`crate::SpanHandler::FOLLOWS_SCOPE`]), as the
@@ -74,28 +74,39 @@ pub(crate) trait ScopeFollowers: Sync {
 /// A span and the handlers that follow its scopes.
 type Followed = (SpanId, &'static dyn ScopeFollowers);
 
-/// Enters `id` for `followers`, making them the current span's; returns what to restore.
+/// Enters `id` for `followers`, making them the current span's.
 #[cold]
 #[inline(never)]
-fn follow(id: SpanId, followers: &'static dyn ScopeFollowers) -> Option<Followed> {
+fn follow(id: SpanId, followers: &'static dyn ScopeFollowers) {
     followers.enter(id);
-    FOLLOWERS
-        .try_with(|f| f.replace(Some((id, followers))))
-        .ok()
-        .flatten()
+    let _ = FOLLOWERS.try_with(|f| f.borrow_mut().push((id, followers)));
 }
 
-/// Leaves `id` for `followers`, then restores the followers of the span around it.
+/// Leaves the innermost followed span `id` (the last one with that id, so that a context guard
+/// dropped out of order still leaves its own), then the followers of the span around it are the
+/// current span's again.
 #[cold]
 #[inline(never)]
-fn unfollow(id: SpanId, followers: &'static dyn ScopeFollowers, prev: Option<Followed>) {
-    followers.leave(id);
-    let _ = FOLLOWERS.try_with(|f| f.set(prev));
+fn unfollow(id: SpanId) {
+    let left = FOLLOWERS
+        .try_with(|f| {
+            let mut stack = f.borrow_mut();
+            let at = stack.iter().rposition(|(followed, _)| *followed == id)?;
+            Some(stack.remove(at))
+        })
+        .ok()
+        .flatten();
+    if let Some((id, followers)) = left {
+        followers.leave(id);
+    }
 }
 
 /// The followers of the current span, if it has any.
 fn current_followers(span: Option<SpanId>) -> Option<&'static dyn ScopeFollowers> {
-    let (id, followers) = FOLLOWERS.try_with(Cell::get).ok().flatten()?;
+    let (id, followers) = FOLLOWERS
+        .try_with(|f| f.borrow().last().copied())
+        .ok()
+        .flatten()?;
     (Some(id) == span).then_some(followers)
 }
 
@@ -199,8 +210,8 @@ impl Drop for HandlerGuard {
 pub(crate) struct Scope {
     prev: Saved,
     mark: usize,
-    /// The handlers told of this scope, and the followers of the span around it.
-    followed: Option<(&'static dyn ScopeFollowers, Option<Followed>)>,
+    /// Whether handlers were told of this scope: a flag, so that a scope stays a few words.
+    followed: bool,
 }
 
 impl Scope {
@@ -211,20 +222,21 @@ impl Scope {
         Self {
             prev,
             mark,
-            followed: None,
+            followed: false,
         }
     }
 
     /// Tells `followers` that span `id`, just entered, runs here; they are told it left when the
     /// scope is left.
     pub(crate) fn follow(&mut self, id: SpanId, followers: &'static dyn ScopeFollowers) {
-        self.followed = Some((followers, follow(id, followers)));
+        follow(id, followers);
+        self.followed = true;
     }
 
     #[inline]
     pub(crate) fn leave(self, id: SpanId, metadata: &mut Vec<(Cow<'static, str>, Value)>) {
-        if let Some((followers, prev)) = self.followed {
-            unfollow(id, followers, prev);
+        if self.followed {
+            unfollow(id);
         }
         restore(self.prev);
         if RECORDED_LEN.with(Cell::get) > self.mark {
@@ -452,7 +464,10 @@ impl Context {
         let prev_span = replace(self.span, false, self.effective_trace());
         let prev_tags = TagsGuard::set(self.tags.clone());
         let followed = match (self.span, self.followers) {
-            (Some(id), Some(followers)) => Some((id, followers, follow(id, followers))),
+            (Some(id), Some(followers)) => {
+                follow(id, followers);
+                Some(id)
+            }
             _ => None,
         };
         ContextGuard {
@@ -488,8 +503,8 @@ pub struct ContextGuard {
     _tags: TagsGuard,
     /// `None` when the thread was being torn down and nothing was set.
     prev_trace: Option<Option<Arc<TraceParent>>>,
-    /// The span entered for the context's scope followers, them, and the followers before.
-    followed: Option<(SpanId, &'static dyn ScopeFollowers, Option<Followed>)>,
+    /// The span entered for the context's scope followers.
+    followed: Option<SpanId>,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
@@ -501,8 +516,8 @@ impl std::fmt::Debug for TagsGuard {
 
 impl Drop for ContextGuard {
     fn drop(&mut self) {
-        if let Some((id, followers, prev)) = self.followed.take() {
-            unfollow(id, followers, prev);
+        if let Some(id) = self.followed.take() {
+            unfollow(id);
         }
         restore(self.prev_span);
         if let Some(prev) = self.prev_trace.take() {

@@ -399,7 +399,6 @@ impl SpanCore {
         } else {
             None
         };
-        let no_shared_spans = shared.as_ref().is_none_or(|s| s.span.is_empty());
         // SAFETY: every field is written once, through raw pointers, before any is read.
         unsafe {
             (&raw mut (*place).id).write(id);
@@ -416,11 +415,11 @@ impl SpanCore {
                 more: Vec::new(),
             }));
         }
-        if chain.span.is_empty() && no_shared_spans {
-            return;
-        }
         // SAFETY: initialised just above, and not shared yet.
         let (core, spans) = unsafe { (&*place, &mut *(*place).spans.get()) };
+        if chain.span.is_empty() && core.shared.as_ref().is_none_or(|s| s.span.is_empty()) {
+            return;
+        }
         let _guard = HandlerGuard::enter();
         let cx = SpanStart {
             id,
@@ -478,6 +477,7 @@ impl SpanCore {
     ///
     /// # Safety
     /// No one else accesses `spans` now or later.
+    #[inline]
     pub(crate) unsafe fn end(
         &self,
         outcome: &Outcome<'_>,
@@ -497,6 +497,7 @@ impl SpanCore {
     ///
     /// # Safety
     /// No one else accesses `spans` now or later.
+    #[inline]
     unsafe fn end_handlers(
         &self,
         outcome: &Outcome<'_>,
