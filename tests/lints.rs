@@ -143,8 +143,63 @@ where
     value: T,
 }
 
+// Bodies of one expression written on one line: rustc's `unused_braces` must not ask to remove
+// their braces (the fix `cargo fix` would write does not compile).
+#[rustfmt::skip]
+#[span]
+fn one_expression() -> u32 { 2 }
+
+#[rustfmt::skip]
+#[span]
+fn one_call(value: u32) -> String { value.to_string() }
+
+#[rustfmt::skip]
+#[span]
+async fn one_expression_async(value: u32) -> u32 { value * 2 }
+
+#[span]
+#[must_use]
+fn kept(value: u32) -> u32 {
+    value + 1
+}
+
+#[span]
+fn with_unsafe(values: &[u32]) -> u32 {
+    // SAFETY: the slice is never empty here.
+    unsafe { *values.get_unchecked(0) }
+}
+
+#[span]
+fn closures_and_question_marks(texts: &[&str]) -> Result<u32, std::num::ParseIntError> {
+    let parse = |text: &str| -> Result<u32, std::num::ParseIntError> { text.parse::<u32>() };
+    let mut total = 0;
+    for text in texts {
+        total += parse(text)?;
+    }
+    Ok(total)
+}
+
+#[span]
+async fn with_async_block(value: u32) -> u32 {
+    let inner = async move { value + 1 };
+    inner.await
+}
+
+#[span]
+fn returns_impl_iterator(count: u32) -> impl Iterator<Item = u32> {
+    (0..count).map(|i| i * 2)
+}
+
 #[tokio::test]
 async fn expansions_compile_without_warnings() {
+    assert_eq!(one_expression(), 2);
+    assert_eq!(one_call(3), "3");
+    assert_eq!(one_expression_async(2).await, 4);
+    assert_eq!(kept(1), 2);
+    assert_eq!(with_unsafe(&[5]), 5);
+    assert_eq!(closures_and_question_marks(&["1", "2"]), Ok(3));
+    assert_eq!(with_async_block(1).await, 2);
+    assert_eq!(returns_impl_iterator(3).sum::<u32>(), 6);
     unit(1);
     assert_eq!(no_args(), 7);
     assert_eq!(skipping("a", 2), "aa");

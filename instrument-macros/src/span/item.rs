@@ -2,7 +2,7 @@
 //! raw tokens so that rustc, not the macro, reports what is wrong inside it. Also the small queries
 //! the expansion asks of the signature.
 
-use proc_macro2::{Delimiter, Group, Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::visit_mut::VisitMut;
@@ -36,7 +36,7 @@ pub fn parse(cx: &Ctxt, item: TokenStream) -> Option<ItemFn> {
             inner_attrs,
             vis: func.vis,
             sig: func.sig,
-            body: func.block.into_token_stream(),
+            body: generated_braces(func.block.into_token_stream()),
         });
     }
     if let Ok(Speculative(func)) = syn::parse2(item.clone()) {
@@ -63,9 +63,26 @@ impl Parse for Speculative {
             inner_attrs: Vec::new(),
             vis,
             sig,
-            body: body.into_token_stream(),
+            body: generated_braces(body.into_token_stream()),
         }))
     }
+}
+
+/// The body's braces, marked as the expansion's own while keeping where they are written: the
+/// body becomes the tail of a block the expansion makes, and rustc's `unused_braces` (which skips
+/// macro-made braces) would otherwise ask to remove them from a single-expression body, a fix that
+/// `cargo fix` would apply to the source and break it.
+fn generated_braces(body: TokenStream) -> TokenStream {
+    body.into_iter()
+        .map(|tree| match tree {
+            TokenTree::Group(group) if group.delimiter() == Delimiter::Brace => {
+                let mut braces = Group::new(Delimiter::Brace, group.stream());
+                braces.set_span(group.span().resolved_at(Span::mixed_site()));
+                TokenTree::Group(braces)
+            }
+            other => other,
+        })
+        .collect()
 }
 
 /// A function declaration without a body, as in a trait: `attrs vis sig;`.
