@@ -821,3 +821,22 @@ async fn stream_span_ends_when_exhausted_or_dropped() {
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[1].error.as_deref(), Some("cancelled"));
 }
+
+#[span(
+    dispatcher = "tests::span_macro::fields",
+    fields(length = query.len(), api_key = "sk-1", shown = %query)
+)]
+fn with_fields(query: &str) -> usize {
+    query.len()
+}
+
+#[test]
+fn fields_are_named_values_at_the_start_after_the_arguments() {
+    let spans = record("tests::span_macro::fields");
+    assert_eq!(with_fields("rust"), 4);
+    let seen = spans.only();
+    assert_eq!(seen.arg_names(), ["query", "length", "api_key", "shown"]);
+    assert_eq!(seen.arg("length").json, json!(4));
+    assert!(seen.arg("api_key").redacted);
+    assert_eq!(seen.arg("shown").json, json!("rust"));
+}

@@ -72,7 +72,13 @@ use proc_macro::TokenStream;
 /// | `skip_all` | capture no argument (but those in `capture(..)`) |
 /// | `skip_ret` | do not capture the return value |
 /// | `capture(api_key)` | capture these even under `skip_all`, and never redact them |
+/// | `fields(len = query.len(), ..)` | more named values at the span's start, after the arguments (evaluated only when a handler listens; `%v` and `?v` accepted) |
 /// | `crate = "::path"` | where the `instrument` facade is, if re-exported under another name |
+///
+/// `tracing`'s `ret`, `err` (with or without a format) and `skip(self)` are accepted and change
+/// nothing: the return value and the error are always recorded (unless `skip_ret`), and `self` is
+/// never captured. `level` is refused with the reason: a span is recorded wherever a handler
+/// listens, so choose what is recorded by where you add handlers.
 ///
 /// Arguments whose names look like secrets (`api_key`, `password`, `token`, `secret`,
 /// `authorization`, also as a `_`-separated suffix such as `openai_api_key`, and names added with

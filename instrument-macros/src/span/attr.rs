@@ -16,9 +16,15 @@ pub const SKIP: &str = "skip";
 pub const SKIP_ALL: &str = "skip_all";
 pub const SKIP_RET: &str = "skip_ret";
 pub const CAPTURE: &str = "capture";
+pub const FIELDS: &str = "fields";
+/// `tracing`'s, accepted for the habit: the return value and the error are recorded anyway.
+pub const RET: &str = "ret";
+pub const ERR: &str = "err";
+/// `tracing`'s, refused with the reason: spans here have no level.
+pub const LEVEL: &str = "level";
 
-const OPTIONS: &str =
-    "`name`, `dispatcher`, `skip(..)`, `skip_all`, `skip_ret`, `capture(..)`, `crate`";
+const OPTIONS: &str = "`name`, `dispatcher`, `skip(..)`, `skip_all`, `skip_ret`, `capture(..)`, \
+     `fields(..)`, `ret`, `err`, `crate`";
 
 /// What `#[span(...)]` said. Tokens are the user's own, so errors can point at them.
 pub struct SpanArgs {
@@ -29,6 +35,8 @@ pub struct SpanArgs {
     pub skip_all: Option<Path>,
     pub skip_ret: bool,
     pub capture: Option<Names>,
+    /// `fields(key = value, ..)`: more named values for the span's start, after the arguments.
+    pub fields: Vec<(Ident, Expr)>,
     pub krate: Option<Path>,
 }
 
@@ -59,6 +67,9 @@ pub fn parse(cx: &Ctxt, tokens: TokenStream) -> SpanArgs {
     let mut skip_all = Attr::none(cx, SKIP_ALL);
     let mut skip_ret = Attr::none(cx, SKIP_RET);
     let mut capture = Attr::none(cx, CAPTURE);
+    let mut fields = Attr::none(cx, FIELDS);
+    let mut ret = Attr::none(cx, RET);
+    let mut err = Attr::none(cx, ERR);
     let mut krate = Attr::none(cx, CRATE);
 
     let parser = syn::meta::parser(|meta| {
@@ -80,6 +91,22 @@ pub fn parse(cx: &Ctxt, tokens: TokenStream) -> SpanArgs {
         } else if option.is_ident(SKIP_RET) {
             flag(cx, &meta)?;
             skip_ret.set(option, ());
+        } else if option.is_ident(FIELDS) {
+            fields.set(option, parse_fields(cx, &meta)?);
+        } else if option.is_ident(RET) {
+            habit(&meta)?;
+            ret.set(option, ());
+        } else if option.is_ident(ERR) {
+            habit(&meta)?;
+            err.set(option, ());
+        } else if option.is_ident(LEVEL) {
+            cx.error_spanned_by(
+                option,
+                "#[span] has no `level`: a span is recorded wherever its dispatcher (or one above \
+                 it) has a handler, and costs almost nothing elsewhere; choose what is recorded \
+                 by where you add handlers (`dispatcher = \"..\"`, `set_propagate`)",
+            );
+            skip_option(&meta)?;
         } else if option.is_ident(CRATE) {
             krate.set(option, path::parse_value(&meta)?);
         } else {
@@ -98,8 +125,61 @@ pub fn parse(cx: &Ctxt, tokens: TokenStream) -> SpanArgs {
         skip_all: skip_all.get(),
         skip_ret: skip_ret.get().is_some(),
         capture: capture.get(),
+        fields: fields.get().unwrap_or_default(),
         krate: krate.get(),
     }
+}
+
+/// `ret` or `err` as `tracing` writes them, with or without a format (`ret(Debug)`,
+/// `err(Display)`): nothing to do, since spans record the return value (unless `skip_ret`) and the
+/// error's text anyway, choosing `Serialize`, `Display` or `Debug` by what the type has.
+fn habit(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if at_option_end(meta) {
+        Ok(())
+    } else {
+        skip_option(meta)
+    }
+}
+
+/// `fields(key = value, ..)`: each key a name (once), each value an expression, which may use the
+/// arguments. `tracing`'s `%value` and `?value` are accepted: the value is recorded through
+/// `Serialize`, else `Debug`, as arguments are.
+fn parse_fields(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<(Ident, Expr)>> {
+    let mut fields: Vec<(Ident, Expr)> = Vec::new();
+    meta.parse_nested_meta(|inner| {
+        let Some(key) = inner.path.get_ident().cloned() else {
+            cx.error_spanned_by(
+                &inner.path,
+                "expected a field name, as in `fields(user = id)`",
+            );
+            return skip_option(&inner);
+        };
+        if at_option_end(&inner) {
+            cx.error_spanned_by(
+                &key,
+                format_args!(
+                    "`{key}` needs a value here, as in `fields({key} = ..)`; to add a value \
+                     later, call `instrument::current_span().record(\"{key}\", value)` in the body"
+                ),
+            );
+            return Ok(());
+        }
+        let input = inner.value()?;
+        // `tracing`'s sigils for Display and Debug: the probes choose by what the type has.
+        if input.peek(syn::Token![%]) {
+            input.parse::<syn::Token![%]>()?;
+        } else if input.peek(syn::Token![?]) {
+            input.parse::<syn::Token![?]>()?;
+        }
+        let value: Expr = input.parse()?;
+        if fields.iter().any(|(name, _)| *name == key) {
+            cx.error_spanned_by(&key, format_args!("field `{key}` is given twice"));
+        } else {
+            fields.push((key, value));
+        }
+        Ok(())
+    })?;
+    Ok(fields)
 }
 
 /// `skip(a, b)`: argument names, each at most once.

@@ -263,7 +263,24 @@ fn captures(args: &SpanArgs, func: &ItemFn, krate: &Path) -> Vec<TokenStream> {
     let listed = |list: &Option<super::attr::Names>, ident: &Ident| {
         list.as_ref().is_some_and(|list| list.contains(ident))
     };
-    func.bindings()
+    let redactable = |name: &LitStr, arg: TokenStream| {
+        quote! {
+            if const { #krate::__private::is_sensitive_name(#name) } {
+                #krate::__private::Arg::redacted(#name)
+            } else {
+                #arg
+            }
+        }
+    };
+    // `fields(key = value)`: after the arguments, each value borrowed for the start only (so no
+    // block around it: a temporary made there would not live until the span has started); one
+    // named like a secret is withheld when read, as arguments are.
+    let fields = args.fields.iter().map(|(key, value)| {
+        let name = LitStr::new(&unraw(key), key.span());
+        probe_arg(krate, &name, &quote!(&(#value)))
+    });
+    let mut captured: Vec<TokenStream> = func
+        .bindings()
         .into_iter()
         .filter_map(|ident| {
             let name = LitStr::new(&ident.to_string(), Span::call_site());
@@ -275,16 +292,12 @@ fn captures(args: &SpanArgs, func: &ItemFn, krate: &Path) -> Vec<TokenStream> {
             } else if args.skip_all.is_some() || listed(&args.skip, ident) {
                 None
             } else {
-                Some(quote! {
-                    if const { #krate::__private::is_sensitive_name(#name) } {
-                        #krate::__private::Arg::redacted(#name)
-                    } else {
-                        #arg
-                    }
-                })
+                Some(redactable(&name, arg))
             }
         })
-        .collect()
+        .collect();
+    captured.extend(fields);
+    captured
 }
 
 /// Awaits `__instrument_fut` inside the span in `__instrument_state` (if any), then ends the span.

@@ -30,6 +30,10 @@ fn names_exist(cx: &Ctxt, args: &SpanArgs, func: &ItemFn) {
     for (option, list) in [(SKIP, &args.skip), (CAPTURE, &args.capture)] {
         let Some(list) = list else { continue };
         for name in &list.names {
+            // `skip(self)`, as `tracing` users write by habit: `self` is never captured anyway.
+            if name == "self" && option == SKIP {
+                continue;
+            }
             if name == "self" {
                 cx.error_spanned_by(
                     name,

@@ -1,6 +1,6 @@
 use instrument::span;
 
-#[span(level = "info")]
+#[span(target = "rag")]
 fn retrieve(query: &str) -> usize {
     query.len()
 }

@@ -1,0 +1,10 @@
+use instrument::span;
+
+#[span(level = "info")]
+fn retrieve(query: &str) -> usize {
+    query.len()
+}
+
+fn main() {
+    retrieve("q");
+}
