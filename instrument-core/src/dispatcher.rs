@@ -648,6 +648,30 @@ pub fn shutdown() {
     }
 }
 
+/// Emits an event on this module's dispatcher, or on the one named first: the shorthand for
+/// [`dispatcher!`](crate::dispatcher!)`().event(..)`, the dispatcher looked up once per call site.
+///
+/// ```
+/// #[derive(serde::Serialize)]
+/// struct CacheHit { key: String, age_ms: u64 }
+/// # impl instrument_core::Event for CacheHit {
+/// #     fn class_name(&self) -> &'static str { "CacheHit" }
+/// #     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> { serde_json::to_value(self) }
+/// # }
+///
+/// instrument_core::event!(CacheHit { key: "q".into(), age_ms: 3 });                // this module's
+/// instrument_core::event!("my_app::cache", CacheHit { key: "q".into(), age_ms: 3 }); // a named one
+/// ```
+#[macro_export]
+macro_rules! event {
+    ($dispatcher:literal, $event:expr $(,)?) => {
+        $crate::dispatcher!($dispatcher).event($event)
+    };
+    ($event:expr $(,)?) => {
+        $crate::dispatcher!().event($event)
+    };
+}
+
 /// The dispatcher of this module (or of the name given), looked up once per call site and cached in a
 /// `static`, so that emitting an event costs no map lookup:
 ///

@@ -183,6 +183,12 @@ impl TokenCountingHandler {
         }
     }
 
+    /// Makes the tokenizer ready now rather than when a response first lacks its usage (see
+    /// [`Tokenizer::warm_up`]).
+    pub fn warm_up_tokenizer(&self) {
+        self.tokenizer.warm_up();
+    }
+
     /// The handler, counting with `tokenizer` when providers report no usage.
     #[must_use]
     pub fn with_tokenizer(self, tokenizer: Tokenizer) -> Self {
