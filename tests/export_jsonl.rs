@@ -267,3 +267,43 @@ fn a_missing_file_is_an_io_error_with_its_path() {
     );
     assert!(error.to_string().contains(&*file.0.to_string_lossy()));
 }
+
+#[derive(serde::Serialize)]
+struct Answer {
+    text: String,
+    api_key: String,
+}
+
+#[instrument::span(dispatcher = "tests::export_jsonl::results")]
+fn answer(question: &str) -> Result<Answer, String> {
+    if question.is_empty() {
+        return Err("empty question".into());
+    }
+    Ok(Answer {
+        text: format!("because {question}"),
+        api_key: "sk-secret".into(),
+    })
+}
+
+#[test]
+fn lines_carry_the_return_value_redacted_like_everything_else() {
+    let file = TempFile::new("results");
+    let dispatcher = get_dispatcher("tests::export_jsonl::results");
+    let exporter = JsonlExporter::create(&file.0).unwrap();
+    exporter.register(dispatcher);
+    assert!(answer("why").is_ok());
+    assert!(answer("").is_err());
+    exporter.flush().unwrap();
+
+    let spans = read_jsonl(&file.0).unwrap();
+    assert_eq!(spans.len(), 2);
+    assert_eq!(
+        spans[0].attributes.result,
+        Some(json!({"text": "because why", "api_key": "[REDACTED]"}))
+    );
+    // A dropped span returned nothing to record.
+    assert_eq!(spans[1].attributes.result, None);
+    assert_eq!(spans[1].error.as_deref(), Some("empty question"));
+    let text = std::fs::read_to_string(&file.0).unwrap();
+    assert!(!text.contains("sk-secret"));
+}

@@ -75,3 +75,45 @@ fn span_ids_do_not_repeat_within_a_process_across_threads() {
     }
     assert_eq!(seen.len(), 40_000);
 }
+
+const NAMES_CHILD: &str = "INSTRUMENT_NAMES_CHILD";
+
+/// The child's work: parses span ids with more distinct names than the table holds.
+#[test]
+fn names_child() {
+    if std::env::var(NAMES_CHILD).is_err() {
+        return; // only in the child process: the table of names is process-wide
+    }
+    let uuid = "4bf92f35-77b3-4da6-a3ce-929d0e0e4736";
+    let mut refused = 0;
+    for i in 0..instrument::MAX_INTERNED_NAMES + 10 {
+        if format!("name{i}-{uuid}")
+            .parse::<instrument::SpanId>()
+            .is_err()
+        {
+            refused += 1;
+        }
+    }
+    println!(
+        "names refused={refused} counted={}",
+        instrument::interned_names_refused()
+    );
+}
+
+#[test]
+fn a_full_table_of_names_is_counted_and_reported_not_silent() {
+    if std::env::var(NAMES_CHILD).is_ok() {
+        return;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["names_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(NAMES_CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("names refused=10 counted=10"), "{stdout}");
+    // Reported once, on the first refusal.
+    assert_eq!(stderr.matches("distinct span names").count(), 1, "{stderr}");
+}

@@ -71,7 +71,7 @@ pub use event::{Event, EventEnvelope};
 pub use events::SpanDropEvent;
 pub use handler::{EventHandler, SpanHandler, handler_panics};
 pub use id::{BuildSpanIdHasher, ParseSpanIdError, SpanId, SpanIdHasher};
-pub use intern::MAX_INTERNED_NAMES;
+pub use intern::{MAX_INTERNED_NAMES, interned_names_refused};
 pub use manual::{SpanError, SpanGuard};
 pub use open_spans::open_span_count;
 pub use owned_json::{drop_json, sanitize_json};

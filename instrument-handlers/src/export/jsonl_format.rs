@@ -67,6 +67,11 @@ pub struct SpanAttributes {
     /// The tags active when the span started.
     #[serde(default)]
     pub tags: Map<String, Value>,
+    /// What the span returned (the `Ok` value of a `Result`), as JSON and redacted like the
+    /// arguments; absent for a dropped span, a `skip_ret` or unit function, and in files from
+    /// other writers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
 }
 
 /// One event emitted inside a span.

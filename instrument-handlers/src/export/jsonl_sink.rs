@@ -67,6 +67,7 @@ fn exported(span: &FinishedSpan) -> ExportedSpan {
             args,
             metadata: record.metadata(),
             tags: record.tags(),
+            result: record.result().cloned(),
         },
         events: span
             .events
@@ -92,7 +93,7 @@ impl<W: Write> JsonlSink<W> {
 impl<W: Write + Send> Sink for JsonlSink<W> {
     fn wants(&self) -> Wants {
         Wants {
-            result: false,
+            result: true,
             event_json: true,
             event_otlp: false,
         }
