@@ -18,8 +18,19 @@ pub use crate::stream::InstrumentedStream;
 pub use serde;
 pub use serde_json;
 
+/// What `#[derive(Event)]` asks of its type: `serde::Serialize`, under a name whose error says so
+/// in words, on the user's type, rather than through a bound of this module.
+#[diagnostic::on_unimplemented(
+    message = "`#[derive(Event)]` needs `{Self}` to implement `serde::Serialize`",
+    label = "events reach handlers and exporters as JSON",
+    note = "add `#[derive(serde::Serialize)]` to `{Self}`, beside `#[derive(instrument::Event)]`"
+)]
+pub trait EventSerialize: serde::Serialize {}
+
+impl<T: serde::Serialize + ?Sized> EventSerialize for T {}
+
 /// A derived event's `to_json`: guarded, so it never fails.
-pub fn event_json<T: serde::Serialize>(event: &T) -> Result<serde_json::Value, serde_json::Error> {
+pub fn event_json<T: EventSerialize>(event: &T) -> Result<serde_json::Value, serde_json::Error> {
     Ok(crate::value_guard::to_json_guarded(event))
 }
 
