@@ -18,6 +18,7 @@
 //! ```
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use instrument_core::*;
 pub use instrument_macros::{Event, span};

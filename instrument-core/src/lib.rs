@@ -29,6 +29,7 @@
 //! ```
 
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod args;
 mod bounded_serialize;
