@@ -60,7 +60,7 @@ enum Redaction {
 /// One captured value: an argument of a span, or a span's return value.
 ///
 /// ```
-/// use instrument_core::Arg;
+/// use instrument::Arg;
 ///
 /// let query = "what is a span?";
 /// let arg = Arg::new("query", &query);

@@ -42,7 +42,7 @@ pub const TOO_DEEP: &str = "<too deep>";
 /// failing or panicking `Serialize` impl.
 ///
 /// ```
-/// use instrument_core::{Guarded, MAX_DEPTH, TOO_DEEP};
+/// use instrument::{Guarded, MAX_DEPTH, TOO_DEEP};
 /// use serde_json::json;
 ///
 /// let config = json!({"auth": {"api_key": "sk-123"}});

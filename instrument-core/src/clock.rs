@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 /// by one subtraction from an anchor taken once per process.
 ///
 /// ```
-/// use instrument_core::Timestamp;
+/// use instrument::Timestamp;
 ///
 /// let a = Timestamp::now();
 /// let b = Timestamp::now();

@@ -296,7 +296,7 @@ pub struct CurrentSpan(Option<Current>);
 ///
 /// ```
 /// // Outside any span there is nothing to record into, and recording is harmless.
-/// let span = instrument_core::current_span();
+/// let span = instrument::current_span();
 /// assert!(span.id().is_none());
 /// span.record("retrieved", 3);
 /// ```
@@ -331,7 +331,7 @@ impl CurrentSpan {
     /// values by reference.
     ///
     /// ```
-    /// use instrument_core::{current_span, get_dispatcher};
+    /// use instrument::{current_span, get_dispatcher};
     ///
     /// get_dispatcher("doc::record").in_span("login", || {
     ///     current_span().record("user", "ada");
@@ -365,7 +365,7 @@ impl CurrentSpan {
 /// A snapshot of the current span and tags, to carry into another thread or task.
 ///
 /// ```
-/// use instrument_core::{Context, Tags, instrument_tags, current_tags};
+/// use instrument::{Context, Tags, instrument_tags, current_tags};
 ///
 /// let cx = instrument_tags(Tags::from([("request", "42")]), Context::current);
 /// std::thread::spawn(move || {
@@ -429,7 +429,7 @@ impl Context {
     /// This context with `tags` instead of its own: the same span, trace and remote state.
     ///
     /// ```
-    /// use instrument_core::{Context, Tags};
+    /// use instrument::{Context, Tags};
     ///
     /// let cx = Context::current().with_tags(Tags::from([("request", "42")]));
     /// assert_eq!(cx.tags().len(), 1);
@@ -548,7 +548,7 @@ impl<F: Future> Future for WithContext<F> {
 /// Carries the current span and tags into a future that will run elsewhere.
 ///
 /// ```
-/// use instrument_core::FutureExt;
+/// use instrument::FutureExt;
 ///
 /// async fn work() {}
 /// let carried = work().in_current_span(); // spawn this on any executor

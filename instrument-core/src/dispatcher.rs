@@ -119,7 +119,7 @@ pub(crate) fn empty_chain_ptr() -> *mut Chain {
 /// A named node of the dispatcher tree; see [`get_dispatcher`].
 ///
 /// ```
-/// use instrument_core::get_dispatcher;
+/// use instrument::get_dispatcher;
 ///
 /// let rag = get_dispatcher("doc_dispatcher::rag");
 /// assert_eq!(rag.name(), "doc_dispatcher::rag");
@@ -190,7 +190,7 @@ pub const ROOT_NAME: &str = "root";
 /// dotted names make the same tree: `"project.llama1"` is the dispatcher `"project::llama1"`.
 ///
 /// ```
-/// use instrument_core::get_dispatcher;
+/// use instrument::get_dispatcher;
 ///
 /// let dotted = get_dispatcher("doc_dotted.llama1");
 /// assert!(std::ptr::eq(dotted, get_dispatcher("doc_dotted::llama1")));
@@ -446,7 +446,7 @@ impl Dispatcher {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use instrument_core::{SpanEnd, SpanHandler, SpanStart};
+    /// use instrument::{SpanEnd, SpanHandler, SpanStart};
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     ///
     /// #[derive(Default)]
@@ -460,7 +460,7 @@ impl Dispatcher {
     ///     fn prepare_to_drop_span(&self, _: (), _: &SpanEnd<'_>) {}
     /// }
     ///
-    /// let dispatcher = instrument_core::get_dispatcher("doc::shared_span_handler");
+    /// let dispatcher = instrument::get_dispatcher("doc::shared_span_handler");
     /// let per_request = Arc::new(Count::default());
     /// dispatcher.add_shared_span_handler(Arc::clone(&per_request));
     /// dispatcher.in_span("handle_request", || ());
@@ -555,7 +555,7 @@ impl Dispatcher {
     /// once, here or by [`shutdown`], are not closed again.
     ///
     /// ```
-    /// use instrument_core::{SpanEnd, SpanHandler, SpanStart};
+    /// use instrument::{SpanEnd, SpanHandler, SpanStart};
     /// use std::sync::Mutex;
     ///
     /// #[derive(Default)]
@@ -571,7 +571,7 @@ impl Dispatcher {
     ///     }
     /// }
     ///
-    /// let worker = instrument_core::get_dispatcher("doc::dispatcher_shutdown");
+    /// let worker = instrument::get_dispatcher("doc::dispatcher_shutdown");
     /// let ends = worker.add_span_handler(Ends::default());
     /// let guard = worker.enter_span("job", &[]);
     /// worker.shutdown();
@@ -619,8 +619,8 @@ fn remove_by_addr<P: std::ops::Deref<Target = T>, T: ?Sized>(
 /// Calling it again drops spans opened since, and closes nothing twice.
 ///
 /// ```
-/// instrument_core::shutdown();
-/// instrument_core::shutdown(); // harmless
+/// instrument::shutdown();
+/// instrument::shutdown(); // harmless
 /// ```
 pub fn shutdown() {
     crate::open_spans::drain(None);
@@ -654,13 +654,13 @@ pub fn shutdown() {
 /// ```
 /// #[derive(serde::Serialize)]
 /// struct CacheHit { key: String, age_ms: u64 }
-/// # impl instrument_core::Event for CacheHit {
+/// # impl instrument::Event for CacheHit {
 /// #     fn class_name(&self) -> &'static str { "CacheHit" }
 /// #     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> { serde_json::to_value(self) }
 /// # }
 ///
-/// instrument_core::event!(CacheHit { key: "q".into(), age_ms: 3 });                // this module's
-/// instrument_core::event!("my_app::cache", CacheHit { key: "q".into(), age_ms: 3 }); // a named one
+/// instrument::event!(CacheHit { key: "q".into(), age_ms: 3 });                // this module's
+/// instrument::event!("my_app::cache", CacheHit { key: "q".into(), age_ms: 3 }); // a named one
 /// ```
 #[macro_export]
 macro_rules! event {
@@ -677,13 +677,13 @@ macro_rules! event {
 ///
 /// ```
 /// # #[derive(serde::Serialize)] struct Ping;
-/// # impl instrument_core::Event for Ping {
+/// # impl instrument::Event for Ping {
 /// #     fn class_name(&self) -> &'static str { "Ping" }
 /// #     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> { serde_json::to_value(self) }
 /// # }
-/// instrument_core::dispatcher!().event(Ping);                 // this module's dispatcher
-/// instrument_core::dispatcher!("my_app::rag").event(Ping);    // a named one
-/// assert_eq!(instrument_core::dispatcher!("my_app::rag").name(), "my_app::rag");
+/// instrument::dispatcher!().event(Ping);                 // this module's dispatcher
+/// instrument::dispatcher!("my_app::rag").event(Ping);    // a named one
+/// assert_eq!(instrument::dispatcher!("my_app::rag").name(), "my_app::rag");
 /// ```
 #[macro_export]
 macro_rules! dispatcher {

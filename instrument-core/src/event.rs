@@ -15,7 +15,7 @@ use crate::tags::Tags;
 /// A typed event. Implement it with `#[derive(Event)]`:
 ///
 /// ```
-/// use instrument_core::Event;
+/// use instrument::Event;
 ///
 /// #[derive(serde::Serialize)]
 /// struct CacheHit { key: String, age_ms: u64 }
@@ -24,7 +24,7 @@ use crate::tags::Tags;
 /// impl Event for CacheHit {
 ///     fn class_name(&self) -> &'static str { "CacheHit" }
 ///     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
-///         Ok(instrument_core::to_json_guarded(self))
+///         Ok(instrument::to_json_guarded(self))
 ///     }
 /// }
 ///
@@ -160,7 +160,7 @@ impl<'a> EventEnvelope<'a> {
     /// of the payload's impl makes the payload the marker `"<unserializable: ...>"`.
     ///
     /// ```
-    /// use instrument_core::{get_dispatcher, Event, EventEnvelope, EventHandler};
+    /// use instrument::{get_dispatcher, Event, EventEnvelope, EventHandler};
     ///
     /// struct Broken;
     /// impl Event for Broken {
@@ -178,7 +178,7 @@ impl<'a> EventEnvelope<'a> {
     /// let dispatcher = get_dispatcher("doc::payload_json");
     /// dispatcher.add_event_handler(Check);
     /// dispatcher.event(Broken);
-    /// assert_eq!(instrument_core::handler_panics(), 0);
+    /// assert_eq!(instrument::handler_panics(), 0);
     /// ```
     #[must_use]
     pub fn payload_json(&self) -> Value {

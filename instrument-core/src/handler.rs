@@ -21,7 +21,7 @@ use crate::span::{SpanEnd, SpanStart};
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
-/// use instrument_core::{EventEnvelope, EventHandler, SpanDropEvent};
+/// use instrument::{EventEnvelope, EventHandler, SpanDropEvent};
 ///
 /// #[derive(Default)]
 /// struct CountDrops(AtomicUsize);
@@ -34,7 +34,7 @@ use crate::span::{SpanEnd, SpanStart};
 ///     }
 /// }
 ///
-/// let counter = instrument_core::get_dispatcher("doc::event_handler").add_event_handler(CountDrops::default());
+/// let counter = instrument::get_dispatcher("doc::event_handler").add_event_handler(CountDrops::default());
 /// assert_eq!(counter.0.load(Ordering::Relaxed), 0);
 /// ```
 pub trait EventHandler: Send + Sync + 'static {
@@ -64,7 +64,7 @@ pub trait EventHandler: Send + Sync + 'static {
 /// ```
 /// use std::sync::Mutex;
 /// use std::time::Duration;
-/// use instrument_core::{SpanEnd, SpanHandler, SpanStart};
+/// use instrument::{SpanEnd, SpanHandler, SpanStart};
 ///
 /// #[derive(Default)]
 /// struct Durations(Mutex<Vec<(String, Duration)>>);
@@ -80,7 +80,7 @@ pub trait EventHandler: Send + Sync + 'static {
 ///     }
 /// }
 ///
-/// let dispatcher = instrument_core::get_dispatcher("doc::span_handler");
+/// let dispatcher = instrument::get_dispatcher("doc::span_handler");
 /// let durations = dispatcher.add_span_handler(Durations::default());
 /// dispatcher.in_span("manual", || ());
 /// assert_eq!(durations.0.lock().unwrap()[0].0, "manual");
@@ -119,7 +119,7 @@ pub trait SpanHandler: Send + Sync + 'static {
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use instrument_core::{SpanEnd, SpanHandler, SpanId, SpanStart};
+    /// use instrument::{SpanEnd, SpanHandler, SpanId, SpanStart};
     ///
     /// /// Counts how many times spans were entered: once for a synchronous call, once per poll for
     /// /// an `async fn`.
@@ -137,7 +137,7 @@ pub trait SpanHandler: Send + Sync + 'static {
     ///     }
     /// }
     ///
-    /// let dispatcher = instrument_core::get_dispatcher("doc::scopes");
+    /// let dispatcher = instrument::get_dispatcher("doc::scopes");
     /// let entries = dispatcher.add_span_handler(Entries::default());
     /// dispatcher.in_span("work", || ());
     /// assert_eq!(entries.0.load(Ordering::Relaxed), 1);
@@ -161,7 +161,7 @@ pub trait SpanHandler: Send + Sync + 'static {
     ///
     /// ```
     /// use std::sync::Mutex;
-    /// use instrument_core::{SpanEnd, SpanHandler, SpanStart};
+    /// use instrument::{SpanEnd, SpanHandler, SpanStart};
     /// use serde_json::{Map, Value, json};
     ///
     /// /// Carries the id of an upstream trace of another tracer.
@@ -184,7 +184,7 @@ pub trait SpanHandler: Send + Sync + 'static {
     ///     }
     /// }
     ///
-    /// let sender = instrument_core::get_dispatcher("doc::propagation_hooks");
+    /// let sender = instrument::get_dispatcher("doc::propagation_hooks");
     /// let upstream = sender.add_span_handler(Upstream::default());
     /// *upstream.0.lock().unwrap() = Some("abc".into());
     /// let carried = sender.capture_propagation_context().to_json();

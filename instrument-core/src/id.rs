@@ -90,7 +90,7 @@ fn refill() -> (u64, u64, u64) {
 /// LlamaIndex uses, `"{name}-{uuid}"`, made only when asked for:
 ///
 /// ```
-/// use instrument_core::SpanId;
+/// use instrument::SpanId;
 ///
 /// let id = SpanId::new("retrieve");
 /// let text = id.to_string();
@@ -153,7 +153,7 @@ impl Hash for SpanId {
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use instrument_core::{BuildSpanIdHasher, SpanId};
+/// use instrument::{BuildSpanIdHasher, SpanId};
 ///
 /// let mut open: HashMap<SpanId, &str, BuildSpanIdHasher> = HashMap::default();
 /// let id = SpanId::new("retrieve");

@@ -23,7 +23,7 @@ static REFUSED: AtomicU64 = AtomicU64::new(0);
 /// held already.
 ///
 /// ```
-/// assert_eq!(instrument_core::interned_names_refused(), 0);
+/// assert_eq!(instrument::interned_names_refused(), 0);
 /// ```
 #[must_use]
 pub fn interned_names_refused() -> u64 {

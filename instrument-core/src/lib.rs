@@ -11,7 +11,7 @@
 //! the handlers' own work; no UUID, no formatting, no map and no lock.
 //!
 //! ```
-//! use instrument_core::{get_dispatcher, EventEnvelope, EventHandler, SpanDropEvent};
+//! use instrument::{get_dispatcher, EventEnvelope, EventHandler, SpanDropEvent};
 //!
 //! struct Print;
 //! impl EventHandler for Print {
@@ -23,7 +23,7 @@
 //! let dispatcher = get_dispatcher("my_app::docs");
 //! dispatcher.add_event_handler(Print);
 //! dispatcher.in_span("step", || dispatcher.event(SpanDropEvent {
-//!     span_id: instrument_core::SpanId::new("demo"),
+//!     span_id: instrument::SpanId::new("demo"),
 //!     err_str: "just a demo".into(),
 //! }));
 //! ```

@@ -27,7 +27,7 @@ pub enum SpanError {
 /// [`SpanGuard::drop_with`], or, if you do neither, normally when it is dropped.
 ///
 /// ```
-/// use instrument_core::{get_dispatcher, Arg};
+/// use instrument::{get_dispatcher, Arg};
 ///
 /// let dispatcher = get_dispatcher("doc::guard");
 /// let top_k = 3usize;
@@ -139,7 +139,7 @@ impl Dispatcher {
     /// [`SpanError::DuplicateSpan`] if a span with this id is already open.
     ///
     /// ```
-    /// use instrument_core::{get_dispatcher, SpanId, Tags};
+    /// use instrument::{get_dispatcher, SpanId, Tags};
     ///
     /// let dispatcher = get_dispatcher("doc::by_id");
     /// let id = SpanId::new("query");

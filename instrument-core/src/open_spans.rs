@@ -279,14 +279,14 @@ pub(crate) fn drain(only: Only<'_>) {
 /// diagnostic that walks the table of open spans; it is not meant for hot code.
 ///
 /// ```
-/// use instrument_core::{open_span_count, EventEnvelope, EventHandler};
+/// use instrument::{open_span_count, EventEnvelope, EventHandler};
 ///
 /// struct Quiet;
 /// impl EventHandler for Quiet {
 ///     fn handle(&self, _: &EventEnvelope<'_>) {}
 /// }
 ///
-/// let dispatcher = instrument_core::get_dispatcher("doc::open_spans");
+/// let dispatcher = instrument::get_dispatcher("doc::open_spans");
 /// dispatcher.add_event_handler(Quiet);
 /// let mut guard = dispatcher.enter_span("outer", &[]);
 /// assert!(guard.in_scope(open_span_count) >= 1);

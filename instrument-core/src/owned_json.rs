@@ -20,7 +20,7 @@ use crate::sensitive::is_sensitive_key;
 /// [`crate::Tags`] and [`crate::callbacks::Payload`] pass every value given to them through it.
 ///
 /// ```
-/// use instrument_core::{sanitize_json, MAX_DEPTH, TOO_DEEP};
+/// use instrument::{sanitize_json, MAX_DEPTH, TOO_DEEP};
 /// use serde_json::json;
 ///
 /// let kwargs = json!({"temperature": 0.2, "headers": {"Authorization": "Bearer sk-1"}});
@@ -101,7 +101,7 @@ fn visit<'v>(
 /// for _ in 0..100_000 {
 ///     deep = serde_json::Value::Array(vec![deep]);
 /// }
-/// instrument_core::drop_json(deep);
+/// instrument::drop_json(deep);
 /// ```
 pub fn drop_json(value: Value) {
     if !matches!(value, Value::Array(_) | Value::Object(_)) {

@@ -39,7 +39,7 @@ pub enum PropagationError {
 /// chain asked for, as `handlers`.
 ///
 /// ```
-/// use instrument_core::{capture_propagation_context, with_propagation_context, Context};
+/// use instrument::{capture_propagation_context, with_propagation_context, Context};
 ///
 /// let carried = capture_propagation_context().to_json(); // send this along with a request
 /// assert_eq!(carried, serde_json::json!({}));

@@ -34,7 +34,7 @@ static HAS_CUSTOM: AtomicBool = AtomicBool::new(false);
 /// [`is_sensitive_key`].
 ///
 /// ```
-/// use instrument_core::is_sensitive_name;
+/// use instrument::is_sensitive_name;
 ///
 /// assert!(is_sensitive_name("api_key"));
 /// assert!(is_sensitive_name("OPENAI_API_KEY"));
@@ -66,10 +66,10 @@ pub const fn is_sensitive_name(name: &str) -> bool {
 /// case, whole name or suffix).
 ///
 /// ```
-/// instrument_core::add_sensitive_name("ssn");
-/// assert!(instrument_core::is_sensitive_key("customer_ssn"));
-/// assert!(instrument_core::is_sensitive_key("password"));
-/// assert!(!instrument_core::is_sensitive_key("query"));
+/// instrument::add_sensitive_name("ssn");
+/// assert!(instrument::is_sensitive_key("customer_ssn"));
+/// assert!(instrument::is_sensitive_key("password"));
+/// assert!(!instrument::is_sensitive_key("query"));
 /// ```
 #[must_use]
 pub fn is_sensitive_key(name: &str) -> bool {
@@ -97,8 +97,8 @@ pub(crate) fn is_custom_sensitive(name: &str) -> bool {
 /// they had: add names at startup, before anything is traced.
 ///
 /// ```
-/// instrument_core::add_sensitive_name("session_cookie");
-/// assert!(instrument_core::is_sensitive_key("Session-Cookie"));
+/// instrument::add_sensitive_name("session_cookie");
+/// assert!(instrument::is_sensitive_key("Session-Cookie"));
 /// ```
 pub fn add_sensitive_name(name: impl Into<String>) {
     let name = normalise(&name.into());
@@ -116,12 +116,12 @@ pub fn add_sensitive_name(name: impl Into<String>) {
 /// names always stay. An empty list leaves only the built-in ones.
 ///
 /// ```
-/// instrument_core::set_sensitive_names(["pin", "otp"]);
-/// assert!(instrument_core::is_sensitive_key("card_pin"));
-/// assert_eq!(instrument_core::sensitive_names(), ["pin", "otp"]);
-/// instrument_core::set_sensitive_names(Vec::<String>::new());
-/// assert!(!instrument_core::is_sensitive_key("card_pin"));
-/// assert!(instrument_core::is_sensitive_key("api_key"));
+/// instrument::set_sensitive_names(["pin", "otp"]);
+/// assert!(instrument::is_sensitive_key("card_pin"));
+/// assert_eq!(instrument::sensitive_names(), ["pin", "otp"]);
+/// instrument::set_sensitive_names(Vec::<String>::new());
+/// assert!(!instrument::is_sensitive_key("card_pin"));
+/// assert!(instrument::is_sensitive_key("api_key"));
 /// ```
 pub fn set_sensitive_names<I, S>(names: I)
 where

@@ -20,7 +20,7 @@ use crate::context;
 /// handler, exporter and other service as they are.
 ///
 /// ```
-/// use instrument_core::Tags;
+/// use instrument::Tags;
 ///
 /// let tags = Tags::from([("user", "ada"), ("tier", "pro")]);
 /// assert_eq!(tags.get("user"), Some(&serde_json::json!("ada")));
@@ -157,7 +157,7 @@ pub fn current_tags() -> Tags {
 /// only its own.
 ///
 /// ```
-/// use instrument_core::{current_tags, instrument_tags, Tags};
+/// use instrument::{current_tags, instrument_tags, Tags};
 ///
 /// instrument_tags(Tags::from([("user", "ada")]), || {
 ///     assert_eq!(current_tags().get("user"), Some(&serde_json::json!("ada")));

@@ -85,7 +85,7 @@ pub enum TraceParentError {
 /// ones, and [`TraceParent::to_context`] checks them. `Display` gives the `traceparent` header.
 ///
 /// ```
-/// use instrument_core::TraceParent;
+/// use instrument::TraceParent;
 ///
 /// let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 /// let parsed: TraceParent = header.parse().unwrap();
@@ -253,7 +253,7 @@ impl Context {
     /// makes shares one trace-id.
     ///
     /// ```
-    /// use instrument_core::{inject_traceparent, Context, SpanId, Tags};
+    /// use instrument::{inject_traceparent, Context, SpanId, Tags};
     ///
     /// let cx = Context::new(Some(SpanId::new("handle")), Tags::new()).with_new_trace();
     /// let (header, _) = inject_traceparent(&cx).unwrap();
@@ -289,7 +289,7 @@ impl Context {
 /// [`TraceParent::from_context`].
 ///
 /// ```
-/// use instrument_core::{extract_traceparent, inject_traceparent, Context, SpanId, Tags, TraceParent};
+/// use instrument::{extract_traceparent, inject_traceparent, Context, SpanId, Tags, TraceParent};
 ///
 /// // Process A, inside span `s`:
 /// let s = SpanId::new("call_llm");
@@ -314,7 +314,7 @@ pub fn inject_traceparent(cx: &Context) -> Option<(String, Option<String>)> {
 /// request.
 ///
 /// ```
-/// use instrument_core::{extract_traceparent, TraceParentError};
+/// use instrument::{extract_traceparent, TraceParentError};
 ///
 /// let cx = extract_traceparent(
 ///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",

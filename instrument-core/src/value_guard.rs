@@ -21,7 +21,7 @@ pub const UNSERIALIZABLE: &str = "<unserializable: ";
 /// (the panic is caught, and the default panic hook still reports it).
 ///
 /// ```
-/// use instrument_core::to_json_guarded;
+/// use instrument::to_json_guarded;
 /// use serde_json::json;
 ///
 /// struct Fails;
@@ -56,7 +56,7 @@ pub fn write_json_guarded<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
 /// `value` as compact JSON text, guarded as [`to_json_guarded`].
 ///
 /// ```
-/// let text = instrument_core::to_json_string_guarded(&serde_json::json!({"token": "t"}));
+/// let text = instrument::to_json_string_guarded(&serde_json::json!({"token": "t"}));
 /// assert_eq!(text, r#"{"token":"[REDACTED]"}"#);
 /// ```
 #[must_use]
@@ -99,9 +99,9 @@ pub(crate) fn guard_write(
 ///     }
 /// }
 ///
-/// assert_eq!(instrument_core::debug_text_guarded(&[1, 2]), "[1, 2]");
+/// assert_eq!(instrument::debug_text_guarded(&[1, 2]), "[1, 2]");
 /// assert_eq!(
-///     instrument_core::debug_text_guarded(&Boom),
+///     instrument::debug_text_guarded(&Boom),
 ///     "<unserializable: Debug returned an error>",
 /// );
 /// ```

@@ -40,8 +40,8 @@ type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use instrument_core::callbacks::{CallbackError, CallbackManager, CBEventType, EventPayload, Payload};
-/// use instrument_handlers::DebugHandler;
+/// use instrument::callbacks::{CallbackError, CallbackManager, CBEventType, EventPayload, Payload};
+/// use instrument::handlers::DebugHandler;
 ///
 /// let debug = Arc::new(DebugHandler::new().with_print_trace_on_end(false));
 /// let manager = CallbackManager::new(vec![debug.clone()]);

@@ -112,9 +112,9 @@ struct State {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use instrument_core::callbacks::{CallbackError, CallbackManager, CBEventType, EventPayload, Payload};
-/// use instrument_core::llm::{ChatMessage, ChatResponse};
-/// use instrument_handlers::FineTuningHandler;
+/// use instrument::callbacks::{CallbackError, CallbackManager, CBEventType, EventPayload, Payload};
+/// use instrument::llm::{ChatMessage, ChatResponse};
+/// use instrument::handlers::FineTuningHandler;
 ///
 /// let finetuning = FineTuningHandler::new();
 /// let manager = CallbackManager::new(vec![Arc::new(finetuning.clone())]);

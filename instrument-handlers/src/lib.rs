@@ -27,9 +27,9 @@
 //!   thread with a bounded queue and retries.
 //!
 //! ```
-//! use instrument_handlers::SimpleSpanHandler;
+//! use instrument::handlers::SimpleSpanHandler;
 //!
-//! let dispatcher = instrument_core::get_dispatcher("doc::handlers");
+//! let dispatcher = instrument::get_dispatcher("doc::handlers");
 //! let spans = dispatcher.add_span_handler(SimpleSpanHandler::default());
 //! dispatcher.in_span("query", || dispatcher.in_span("retrieve", || ()));
 //! spans.print_trace_trees();

@@ -132,9 +132,9 @@ impl Record {
 /// spans, so that threads do not stall each other on a shared lock.
 ///
 /// ```
-/// use instrument_handlers::SimpleSpanHandler;
+/// use instrument::handlers::SimpleSpanHandler;
 ///
-/// let dispatcher = instrument_core::get_dispatcher("doc::simple");
+/// let dispatcher = instrument::get_dispatcher("doc::simple");
 /// let handler = dispatcher.add_span_handler(SimpleSpanHandler::default());
 /// dispatcher.in_span("step", || ());
 ///

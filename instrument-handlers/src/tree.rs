@@ -30,9 +30,9 @@ const SPACE: &str = "    ";
 /// that no root reaches (only possible with hand-made cyclic input) are drawn as roots of their own.
 ///
 /// ```
-/// use instrument_handlers::{SimpleSpanHandler, format_span_trees};
+/// use instrument::handlers::{SimpleSpanHandler, format_span_trees};
 ///
-/// let dispatcher = instrument_core::get_dispatcher("doc::tree");
+/// let dispatcher = instrument::get_dispatcher("doc::tree");
 /// let handler = dispatcher.add_span_handler(SimpleSpanHandler::default());
 /// dispatcher.in_span("outer", || dispatcher.in_span("inner", || ()));
 ///

@@ -108,11 +108,11 @@ pub const MAX_OPEN_EVENTS_PER_SPAN: usize = 64;
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use instrument_core::callbacks::{
+/// use instrument::callbacks::{
 ///     CallbackBridge, CallbackError, CallbackHandler, CallbackManager, CBEventType, Payload, TraceMap,
 /// };
-/// use instrument_core::events::{QueryEndEvent, QueryStartEvent, RetrievalEndEvent, RetrievalStartEvent};
-/// use instrument_core::get_dispatcher;
+/// use instrument::events::{QueryEndEvent, QueryStartEvent, RetrievalEndEvent, RetrievalStartEvent};
+/// use instrument::get_dispatcher;
 ///
 /// /// Remembers each start as `(type, parent)`, and each trace map.
 /// #[derive(Default)]

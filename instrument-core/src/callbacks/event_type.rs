@@ -7,7 +7,7 @@ use std::str::FromStr;
 /// `"node_parsing"`, ...), which are also its `Display`, `FromStr` and serde forms.
 ///
 /// ```
-/// use instrument_core::callbacks::CBEventType;
+/// use instrument::callbacks::CBEventType;
 ///
 /// assert_eq!(CBEventType::SubQuestion.as_str(), "sub_question");
 /// assert_eq!("llm".parse::<CBEventType>(), Ok(CBEventType::Llm));

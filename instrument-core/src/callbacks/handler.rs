@@ -25,7 +25,7 @@ use super::trace_map::TraceMap;
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use instrument_core::callbacks::{CallbackError, CallbackHandler, CallbackManager, CBEventType, Payload};
+/// use instrument::callbacks::{CallbackError, CallbackHandler, CallbackManager, CBEventType, Payload};
 ///
 /// /// Remembers the type of every event that ended, ignoring embeddings.
 /// #[derive(Default)]
@@ -112,7 +112,7 @@ pub trait CallbackHandler: Send + Sync {
 /// The error a [`CallbackHandler`] returns; it reaches the code that opened or closed the event.
 ///
 /// ```
-/// use instrument_core::callbacks::CallbackError;
+/// use instrument::callbacks::CallbackError;
 ///
 /// let err = CallbackError::handler("TokenCountingHandler", "Token budget exceeded! Limit: 10, Current: 12");
 /// assert_eq!(err.to_string(), "TokenCountingHandler: Token budget exceeded! Limit: 10, Current: 12");

@@ -30,7 +30,7 @@ struct Inner {
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use instrument_core::callbacks::{
+/// use instrument::callbacks::{
 ///     CallbackError, CallbackHandler, CallbackManager, CBEventType, EventPayload, Payload, TraceMap,
 /// };
 ///
@@ -163,7 +163,7 @@ impl CallbackManager {
     /// [`event`](Self::event) is the same with a guard that ends the event for you.
     ///
     /// ```
-    /// use instrument_core::callbacks::{CallbackError, CallbackManager, CBEventType};
+    /// use instrument::callbacks::{CallbackError, CallbackManager, CBEventType};
     ///
     /// let manager = CallbackManager::new(vec![]);
     /// let id = manager.on_event_start(CBEventType::Query, None, Some("query-1"), None)?;

@@ -8,7 +8,7 @@
 //! carries it ([`CallbackManager::with_trace_async`]), and wherever its [`TraceHandle`] is attached.
 //!
 //! ```
-//! use instrument_core::callbacks::{CallbackManager, CBEventType, ROOT_EVENT_ID};
+//! use instrument::callbacks::{CallbackManager, CBEventType, ROOT_EVENT_ID};
 //!
 //! let manager = CallbackManager::default();
 //! manager.with_trace("index", || {

@@ -11,7 +11,7 @@ use serde_json::Value;
 /// name. These strings are also the `Display`, `FromStr` and serde forms.
 ///
 /// ```
-/// use instrument_core::callbacks::EventPayload;
+/// use instrument::callbacks::EventPayload;
 ///
 /// assert_eq!(EventPayload::Prompt.as_str(), "formatted_prompt");
 /// assert_eq!("query_str".parse::<EventPayload>(), Ok(EventPayload::QueryStr));
@@ -157,7 +157,7 @@ impl FromStr for EventPayload {
 /// than [`crate::MAX_DEPTH`] is `"<too deep>"`, so that no callback handler keeps or prints them.
 ///
 /// ```
-/// use instrument_core::callbacks::{EventPayload, Payload};
+/// use instrument::callbacks::{EventPayload, Payload};
 ///
 /// let payload = Payload::new()
 ///     .with(EventPayload::Prompt, "What is Rust?")

@@ -213,7 +213,7 @@ impl TraceGuard {
 /// that event as parent.
 ///
 /// ```
-/// use instrument_core::callbacks::{CallbackManager, CBEventType};
+/// use instrument::callbacks::{CallbackManager, CBEventType};
 ///
 /// let manager = CallbackManager::default();
 /// manager.with_trace("request", || {

@@ -11,7 +11,7 @@ pub const ROOT_EVENT_ID: &str = "root";
 /// [`CallbackHandler::end_trace`]: super::CallbackHandler::end_trace
 ///
 /// ```
-/// use instrument_core::callbacks::{TraceMap, ROOT_EVENT_ID};
+/// use instrument::callbacks::{TraceMap, ROOT_EVENT_ID};
 ///
 /// let mut map = TraceMap::new();
 /// map.push(ROOT_EVENT_ID, "query");

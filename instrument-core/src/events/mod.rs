@@ -23,9 +23,9 @@
 //!
 //! ```
 //! use std::sync::Mutex;
-//! use instrument_core::events::LLMChatEndEvent;
-//! use instrument_core::llm::{ChatMessage, ChatResponse};
-//! use instrument_core::{EventEnvelope, EventHandler, get_dispatcher};
+//! use instrument::events::LLMChatEndEvent;
+//! use instrument::llm::{ChatMessage, ChatResponse};
+//! use instrument::{EventEnvelope, EventHandler, get_dispatcher};
 //!
 //! /// Keeps the answer of every chat.
 //! #[derive(Default)]

@@ -11,7 +11,7 @@ use super::MessageRole;
 /// (tool calls, names, ids) in `additional_kwargs`.
 ///
 /// ```
-/// use instrument_core::llm::{ChatMessage, MessageRole};
+/// use instrument::llm::{ChatMessage, MessageRole};
 ///
 /// let message = ChatMessage::user("What is the capital of France?")
 ///     .with_kwarg("name", "ada");

@@ -49,7 +49,7 @@ impl MessageRole {
     /// The role whose serialised name is `name` (the inverse of [`MessageRole::as_str`]), if any.
     ///
     /// ```
-    /// use instrument_core::llm::MessageRole;
+    /// use instrument::llm::MessageRole;
     ///
     /// assert_eq!(MessageRole::from_name("assistant"), Some(MessageRole::Assistant));
     /// assert_eq!(MessageRole::from_name("Assistant"), None);

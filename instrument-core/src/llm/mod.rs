@@ -6,7 +6,7 @@
 //! `Serialize` and `Deserialize`: handlers that keep events as JSON can read them back.
 //!
 //! ```
-//! use instrument_core::llm::{ChatMessage, ChatResponse, MessageRole};
+//! use instrument::llm::{ChatMessage, ChatResponse, MessageRole};
 //!
 //! let question = ChatMessage::user("What is Rust?");
 //! let answer = ChatResponse::new(ChatMessage::assistant("A language."))

@@ -7,7 +7,7 @@ use super::TextNode;
 /// A node and how well it matched the query; `score` is `None` for retrievers that do not score.
 ///
 /// ```
-/// use instrument_core::llm::{NodeWithScore, TextNode};
+/// use instrument::llm::{NodeWithScore, TextNode};
 ///
 /// let hit = NodeWithScore::new(TextNode::new("Paris is in France.").with_id("n1"), 0.82);
 /// assert_eq!(hit.text(), "Paris is in France.");

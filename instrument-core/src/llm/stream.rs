@@ -64,7 +64,7 @@ pub enum StreamText {
 /// How a stream is wrapped: its span's name and what its items hold.
 ///
 /// ```
-/// use instrument_core::llm::stream::{StreamOptions, StreamText};
+/// use instrument::llm::stream::{StreamOptions, StreamText};
 ///
 /// let options = StreamOptions::new().span_name("openai.chat").text(StreamText::Incremental);
 /// assert_eq!(options.get_span_name(), Some("openai.chat"));
@@ -119,10 +119,10 @@ impl StreamOptions {
 /// use std::pin::Pin;
 /// use std::task::{Context, Poll, Waker};
 /// use futures_core::Stream;
-/// use instrument_core::events::{LLMChatEndEvent, LLMChatStartEvent};
-/// use instrument_core::llm::stream::ChatStream;
-/// use instrument_core::llm::{ChatMessage, ChatResponse};
-/// use instrument_core::{EventEnvelope, EventHandler, get_dispatcher};
+/// use instrument::events::{LLMChatEndEvent, LLMChatStartEvent};
+/// use instrument::llm::stream::ChatStream;
+/// use instrument::llm::{ChatMessage, ChatResponse};
+/// use instrument::{EventEnvelope, EventHandler, get_dispatcher};
 ///
 /// /// What a provider's client would return: the text so far, and the new piece.
 /// struct Pieces(std::vec::IntoIter<ChatResponse>);
@@ -172,10 +172,10 @@ pub type ChatStream<S> = LlmStream<S, kind::Chat>;
 /// use std::pin::Pin;
 /// use std::task::{Context, Poll, Waker};
 /// use futures_core::Stream;
-/// use instrument_core::events::LLMCompletionStartEvent;
-/// use instrument_core::llm::CompletionResponse;
-/// use instrument_core::llm::stream::{CompletionStream, StreamOptions, StreamText};
-/// use instrument_core::get_dispatcher;
+/// use instrument::events::LLMCompletionStartEvent;
+/// use instrument::llm::CompletionResponse;
+/// use instrument::llm::stream::{CompletionStream, StreamOptions, StreamText};
+/// use instrument::get_dispatcher;
 ///
 /// /// A provider that sends only the new piece of text.
 /// struct Pieces(std::vec::IntoIter<&'static str>);

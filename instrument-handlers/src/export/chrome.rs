@@ -44,11 +44,11 @@ enum Item {
 /// [`ChromeTraceExporter::register`] adds it as both. Clones share one exporter.
 ///
 /// ```
-/// use instrument_handlers::export::ChromeTraceExporter;
+/// use instrument::handlers::export::ChromeTraceExporter;
 ///
 /// let path = std::env::temp_dir().join(format!("instrument-doc-{}.trace.json", std::process::id()));
 /// let exporter = ChromeTraceExporter::new();
-/// let dispatcher = instrument_core::get_dispatcher("doc::chrome_exporter");
+/// let dispatcher = instrument::get_dispatcher("doc::chrome_exporter");
 /// exporter.register(dispatcher);
 ///
 /// dispatcher.in_span("query", || dispatcher.in_span("retrieve", || ()));
@@ -60,7 +60,7 @@ enum Item {
 /// assert_eq!(spans[0]["name"], "query");
 /// assert_eq!(spans[0]["cat"], "doc::chrome_exporter");
 /// # std::fs::remove_file(&path).ok();
-/// # Ok::<(), instrument_handlers::export::ExportError>(())
+/// # Ok::<(), instrument::handlers::export::ExportError>(())
 /// ```
 #[derive(Clone)]
 pub struct ChromeTraceExporter(Arc<Inner>);

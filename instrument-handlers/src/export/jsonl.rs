@@ -31,11 +31,11 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 /// not follow, are not exported.
 ///
 /// ```
-/// use instrument_handlers::export::{JsonlExporter, SpanStatus, read_jsonl};
+/// use instrument::handlers::export::{JsonlExporter, SpanStatus, read_jsonl};
 ///
 /// let path = std::env::temp_dir().join(format!("instrument-doc-{}.jsonl", std::process::id()));
 /// let exporter = JsonlExporter::create(&path)?;
-/// let dispatcher = instrument_core::get_dispatcher("doc::jsonl_exporter");
+/// let dispatcher = instrument::get_dispatcher("doc::jsonl_exporter");
 /// exporter.register(dispatcher);
 ///
 /// dispatcher.in_span("query", || dispatcher.in_span("retrieve", || ()));
@@ -48,7 +48,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 /// assert_eq!(spans[0].trace_id, spans[1].trace_id);
 /// assert_eq!(spans[1].status, SpanStatus::Ok);
 /// # std::fs::remove_file(&path).ok();
-/// # Ok::<(), instrument_handlers::export::ExportError>(())
+/// # Ok::<(), instrument::handlers::export::ExportError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct JsonlExporter {

@@ -152,18 +152,18 @@ struct SinkInfo {
 ///
 /// ```
 /// use std::time::Duration;
-/// use instrument_handlers::export::{ExportPipeline, read_jsonl};
+/// use instrument::handlers::export::{ExportPipeline, read_jsonl};
 ///
 /// let path = std::env::temp_dir().join(format!("instrument-doc-pipeline-{}.jsonl", std::process::id()));
 /// let pipeline = ExportPipeline::builder().jsonl_file(&path)?.build()?;
-/// let dispatcher = instrument_core::get_dispatcher("doc::pipeline");
+/// let dispatcher = instrument::get_dispatcher("doc::pipeline");
 /// pipeline.register(dispatcher);
 ///
 /// dispatcher.in_span("query", || dispatcher.in_span("retrieve", || ()));
 /// pipeline.flush(Duration::from_secs(5))?;
 /// assert_eq!(read_jsonl(&path)?.len(), 2);
 /// # std::fs::remove_file(&path).ok();
-/// # Ok::<(), instrument_handlers::export::ExportError>(())
+/// # Ok::<(), instrument::handlers::export::ExportError>(())
 /// ```
 #[derive(Clone)]
 pub struct ExportPipeline(Arc<Inner>);

@@ -24,7 +24,7 @@
 //! ```no_run
 //! use async_openai::config::OpenAIConfig;
 //! use async_openai::types::chat::CreateChatCompletionRequestArgs;
-//! use instrument_handlers::openai::InstrumentedClient;
+//! use instrument::handlers::openai::InstrumentedClient;
 //!
 //! # async fn run() -> Result<(), async_openai::error::OpenAIError> {
 //! let config = OpenAIConfig::new().with_api_base("http://127.0.0.1:8000/v1");

@@ -4,7 +4,7 @@
 /// [`TokenCountingHandler::with_token_budget`](super::TokenCountingHandler::with_token_budget).
 ///
 /// ```
-/// use instrument_handlers::token_counting::TokenBudgetExceeded;
+/// use instrument::handlers::token_counting::TokenBudgetExceeded;
 ///
 /// let err = TokenBudgetExceeded { limit: 100, current: 120 };
 /// assert_eq!(err.to_string(), "Token budget exceeded! Limit: 100, Current: 120");

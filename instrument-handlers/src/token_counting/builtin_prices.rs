@@ -189,7 +189,7 @@ impl PriceTable {
     /// [`BUILTIN_PRICES_CHECKED`]: Self::BUILTIN_PRICES_CHECKED
     ///
     /// ```
-    /// use instrument_handlers::token_counting::{PriceTable, Usage, Usd, cost_of};
+    /// use instrument::handlers::token_counting::{PriceTable, Usage, Usd, cost_of};
     ///
     /// let table = PriceTable::builtin();
     /// assert_eq!(PriceTable::BUILTIN_PRICES_CHECKED, "2026-12-06");

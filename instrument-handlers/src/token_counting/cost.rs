@@ -15,7 +15,7 @@ use super::usage::Usage;
 /// Serialised, each part is an exact decimal string (see [`Usd`]).
 ///
 /// ```
-/// use instrument_handlers::token_counting::{Cost, Usd};
+/// use instrument::handlers::token_counting::{Cost, Usd};
 ///
 /// let cents = |n: u128| Usd::from_picodollars(n * 10_000_000_000);
 /// let cost = Cost { uncached_prompt: cents(3), cached_prompt: cents(1), completion: cents(5), ..Cost::default() };
@@ -79,7 +79,7 @@ impl Sum for Cost {
 /// not cover every kind of token the call used (see [`Price::cost`]).
 ///
 /// ```
-/// use instrument_handlers::token_counting::{PriceTable, Usage, cost_of};
+/// use instrument::handlers::token_counting::{PriceTable, Usage, cost_of};
 ///
 /// // gpt-4o: $2.50 per million prompt tokens, $1.25 cached, $10 per million completion tokens.
 /// let usage = Usage { prompt: 2_000, cached_prompt: 1_024, completion: 100, ..Usage::default() };
@@ -107,7 +107,7 @@ impl Price {
     /// the one provider that reports them, Anthropic, charges more for them than for input.
     ///
     /// ```
-    /// use instrument_handlers::token_counting::{Price, PriceError, Usage};
+    /// use instrument::handlers::token_counting::{Price, PriceError, Usage};
     ///
     /// let price = Price::per_million(3.0, 15.0)?.with_cached_prompt(0.30)?.with_cache_write(3.75)?;
     /// let usage = Usage { prompt: 1_000, cached_prompt: 600, cache_write: 300, completion: 50,

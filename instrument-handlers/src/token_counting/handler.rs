@@ -88,10 +88,10 @@ impl State {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use instrument_core::callbacks::{CallbackError, CallbackManager, CBEventType, EventPayload, Payload};
-/// use instrument_core::llm::{ChatMessage, ChatResponse};
-/// use instrument_handlers::TokenCountingHandler;
-/// use instrument_handlers::token_counting::Tokenizer;
+/// use instrument::callbacks::{CallbackError, CallbackManager, CBEventType, EventPayload, Payload};
+/// use instrument::llm::{ChatMessage, ChatResponse};
+/// use instrument::handlers::TokenCountingHandler;
+/// use instrument::handlers::token_counting::Tokenizer;
 ///
 /// let words = Tokenizer::new(|text| text.split_whitespace().count());
 /// let counter = TokenCountingHandler::new().with_tokenizer(words).with_token_budget(100);
@@ -219,10 +219,10 @@ impl TokenCountingHandler {
     /// that the handler keeps nothing per finished request.
     ///
     /// ```
-    /// use instrument_core::{Tags, get_dispatcher, instrument_tags};
-    /// use instrument_core::events::LLMCompletionEndEvent;
-    /// use instrument_core::llm::CompletionResponse;
-    /// use instrument_handlers::TokenCountingHandler;
+    /// use instrument::{Tags, get_dispatcher, instrument_tags};
+    /// use instrument::events::LLMCompletionEndEvent;
+    /// use instrument::llm::CompletionResponse;
+    /// use instrument::handlers::TokenCountingHandler;
     ///
     /// let counter = TokenCountingHandler::new().with_totals_by_tag("request_id");
     /// let dispatcher = get_dispatcher("doc::tokens_by_request");

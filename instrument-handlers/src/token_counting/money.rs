@@ -26,14 +26,14 @@ const DECIMALS: usize = 12;
 /// in a string (`"0.0000825"`) so that JSON keeps it exact, and parses back from one.
 ///
 /// ```
-/// use instrument_handlers::token_counting::Usd;
+/// use instrument::handlers::token_counting::Usd;
 ///
 /// let rate: Usd = "0.000000075".parse()?; // $0.075 per million tokens, for one token
 /// let million_calls: Usd = std::iter::repeat_n(rate, 1_000_000).sum();
 /// assert_eq!(million_calls.to_string(), "$0.075");
 /// assert_eq!(million_calls.picodollars(), 75_000_000_000);
 /// assert_eq!(million_calls.dollars(), 0.075);
-/// # Ok::<(), instrument_handlers::token_counting::UsdParseError>(())
+/// # Ok::<(), instrument::handlers::token_counting::UsdParseError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Usd(u128);

@@ -39,7 +39,7 @@ pub(crate) struct LongContext {
 /// given with more decimals is rounded to that.
 ///
 /// ```
-/// use instrument_handlers::token_counting::{Price, PriceError};
+/// use instrument::handlers::token_counting::{Price, PriceError};
 ///
 /// // $2.50 per million prompt tokens, $1.25 when read from the cache, $10 per million completion
 /// // tokens; above 200,000 prompt tokens a call costs twice as much.

@@ -27,7 +27,7 @@ use super::price::{Price, PriceError};
 /// 5. A name none of this finds has no price.
 ///
 /// ```
-/// use instrument_handlers::token_counting::{Price, PriceError, PriceTable};
+/// use instrument::handlers::token_counting::{Price, PriceError, PriceTable};
 ///
 /// let table = PriceTable::new()
 ///     .with_model("gpt-4o-mini", Price::per_million(0.15, 0.60)?.with_cached_prompt(0.075)?)?

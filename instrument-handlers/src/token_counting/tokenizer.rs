@@ -7,7 +7,7 @@ use std::sync::Arc;
 /// with `tiktoken-rs`, no download) by default, or any function you give.
 ///
 /// ```
-/// use instrument_handlers::token_counting::Tokenizer;
+/// use instrument::handlers::token_counting::Tokenizer;
 ///
 /// let words = Tokenizer::new(|text| text.split_whitespace().count());
 /// assert_eq!(words.count("three little words"), 3);

@@ -19,7 +19,7 @@ use super::usage::Usage;
 /// [`TokenCountingHandler::cost_totals`]: super::TokenCountingHandler::cost_totals
 ///
 /// ```
-/// use instrument_handlers::token_counting::{Cost, CostTotals, Usd};
+/// use instrument::handlers::token_counting::{Cost, CostTotals, Usd};
 ///
 /// let priced = CostTotals { calls: 2, prompt_tokens: 30, priced_cost: Cost::default(), ..CostTotals::default() };
 /// assert_eq!(priced.cost(), Some(Cost::default()));

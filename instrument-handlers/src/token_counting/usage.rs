@@ -74,7 +74,7 @@ const MODALITY_DETAILS_KEYS: [&str; 2] = ["prompt_tokens_details", "promptTokens
 /// `additional_kwargs` that names a prompt or completion count. `None` when none does.
 ///
 /// ```
-/// use instrument_handlers::token_counting::usage_from;
+/// use instrument::handlers::token_counting::usage_from;
 /// use serde_json::json;
 ///
 /// let openai = json!({"usage": {"prompt_tokens": 1200, "completion_tokens": 5, "total_tokens": 1205,

@@ -58,9 +58,9 @@ pub const DEFAULT_OPEN_CAPACITY: usize = 4096;
 /// `&'static TracingForwarder` that `add_span_handler` returned.
 ///
 /// ```
-/// use instrument_handlers::tracing_bridge::TracingForwarder;
+/// use instrument::handlers::tracing_bridge::TracingForwarder;
 ///
-/// let dispatcher = instrument_core::get_dispatcher("doc_forward");
+/// let dispatcher = instrument::get_dispatcher("doc_forward");
 /// let forwarder = TracingForwarder::new().install(dispatcher);
 /// // With a `tracing` subscriber installed, "retrieve" is an `instrument` span with
 /// // `otel.name = "retrieve"`, and the current `tracing` span inside the closure.

@@ -43,11 +43,11 @@ use super::{entered, genai, target};
 /// [`super::TracingForwarder`] are ignored, so the two directions can be installed together.
 ///
 /// ```
-/// use instrument_handlers::SimpleSpanHandler;
-/// use instrument_handlers::tracing_bridge::InstrumentLayer;
+/// use instrument::handlers::SimpleSpanHandler;
+/// use instrument::handlers::tracing_bridge::InstrumentLayer;
 /// use tracing_subscriber::layer::SubscriberExt;
 ///
-/// let spans = instrument_core::get_dispatcher("doc_layer::db")
+/// let spans = instrument::get_dispatcher("doc_layer::db")
 ///     .add_span_handler(SimpleSpanHandler::default());
 /// let subscriber = tracing_subscriber::Registry::default().with(InstrumentLayer::new());
 /// tracing::subscriber::with_default(subscriber, || {

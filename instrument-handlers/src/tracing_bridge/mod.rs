@@ -12,11 +12,11 @@
 //! [`FORWARD_TARGET`]).
 //!
 //! ```
-//! use instrument_handlers::SimpleSpanHandler;
-//! use instrument_handlers::tracing_bridge::InstrumentLayer;
+//! use instrument::handlers::SimpleSpanHandler;
+//! use instrument::handlers::tracing_bridge::InstrumentLayer;
 //! use tracing_subscriber::layer::SubscriberExt;
 //!
-//! let app = instrument_core::get_dispatcher("doc_bridge");
+//! let app = instrument::get_dispatcher("doc_bridge");
 //! let spans = app.add_span_handler(SimpleSpanHandler::default());
 //! let subscriber = tracing_subscriber::Registry::default().with(InstrumentLayer::new());
 //! tracing::subscriber::with_default(subscriber, || {

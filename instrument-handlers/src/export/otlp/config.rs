@@ -55,7 +55,7 @@ pub enum Compression {
 ///
 /// ```
 /// use std::time::Duration;
-/// use instrument_handlers::export::otlp::{Compression, OtlpExporter};
+/// use instrument::handlers::export::otlp::{Compression, OtlpExporter};
 ///
 /// let exporter = OtlpExporter::builder("http://127.0.0.1:6006")
 ///     .service_name("rag-server")
@@ -66,7 +66,7 @@ pub enum Compression {
 ///     .max_delay(Duration::from_millis(500))
 ///     .build()?;
 /// # exporter.shutdown(Duration::from_millis(10)).ok();
-/// # Ok::<(), instrument_handlers::export::otlp::OtlpError>(())
+/// # Ok::<(), instrument::handlers::export::otlp::OtlpError>(())
 /// ```
 #[derive(Clone)]
 pub struct OtlpConfig {

@@ -39,7 +39,7 @@ impl OtlpConfig {
     /// environment (for tests, or settings kept elsewhere).
     ///
     /// ```
-    /// use instrument_handlers::export::otlp::OtlpConfig;
+    /// use instrument::handlers::export::otlp::OtlpConfig;
     ///
     /// let vars = [
     ///     ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector.example:4318"),
@@ -49,7 +49,7 @@ impl OtlpConfig {
     /// let var = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
     /// let config = OtlpConfig::from_env_vars(var)?;
     /// assert_eq!(config.url(), "https://collector.example:4318/v1/traces");
-    /// # Ok::<(), instrument_handlers::export::otlp::OtlpError>(())
+    /// # Ok::<(), instrument::handlers::export::otlp::OtlpError>(())
     /// ```
     ///
     /// # Errors

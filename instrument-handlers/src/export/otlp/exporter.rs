@@ -36,20 +36,20 @@ pub use crate::export::pipeline::DEFAULT_CLOSE_TIMEOUT;
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use instrument_handlers::export::otlp::OtlpExporter;
+/// use instrument::handlers::export::otlp::OtlpExporter;
 ///
 /// // Phoenix listens for OTLP/HTTP on port 6006.
 /// let exporter = OtlpExporter::builder("http://127.0.0.1:6006")
 ///     .service_name("rag-server")
 ///     .project_name("rag")
 ///     .build()?;
-/// let dispatcher = instrument_core::get_dispatcher("doc::otlp");
+/// let dispatcher = instrument::get_dispatcher("doc::otlp");
 /// exporter.register(dispatcher);
 ///
 /// dispatcher.in_span("query", || dispatcher.in_span("retrieve", || ()));
 /// exporter.shutdown(Duration::from_secs(5))?;
 /// assert_eq!(exporter.exported_spans(), 2);
-/// # Ok::<(), instrument_handlers::export::otlp::OtlpError>(())
+/// # Ok::<(), instrument::handlers::export::otlp::OtlpError>(())
 /// ```
 #[derive(Clone)]
 pub struct OtlpExporter {

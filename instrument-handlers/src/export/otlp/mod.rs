@@ -70,13 +70,13 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use instrument_handlers::export::otlp::OtlpExporter;
+//! use instrument::handlers::export::otlp::OtlpExporter;
 //!
 //! let exporter = OtlpExporter::builder("http://127.0.0.1:6006").project_name("rag").build()?;
-//! exporter.register(instrument_core::get_dispatcher("my_app"));
+//! exporter.register(instrument::get_dispatcher("my_app"));
 //! // ... traced work ...
 //! exporter.shutdown(Duration::from_secs(5))?;
-//! # Ok::<(), instrument_handlers::export::otlp::OtlpError>(())
+//! # Ok::<(), instrument::handlers::export::otlp::OtlpError>(())
 //! ```
 
 mod config;

@@ -38,7 +38,7 @@ impl OtlpConfig {
     /// project `project`.
     ///
     /// ```
-    /// use instrument_handlers::export::otlp::OtlpConfig;
+    /// use instrument::handlers::export::otlp::OtlpConfig;
     ///
     /// let config = OtlpConfig::phoenix("http://localhost:6006", "rag");
     /// assert_eq!(config.url(), "http://localhost:6006/v1/traces");
@@ -62,7 +62,7 @@ impl OtlpConfig {
     /// `http://localhost:3000`), authenticated with a project's public and secret keys.
     ///
     /// ```
-    /// use instrument_handlers::export::otlp::{LANGFUSE_CLOUD, OtlpConfig};
+    /// use instrument::handlers::export::otlp::{LANGFUSE_CLOUD, OtlpConfig};
     ///
     /// let config = OtlpConfig::langfuse(LANGFUSE_CLOUD, "pk-lf-1", "sk-lf-2");
     /// assert_eq!(config.url(), "https://cloud.langfuse.com/api/public/otel/v1/traces");
@@ -90,7 +90,7 @@ impl OtlpConfig {
     /// filed as traces of experiment `experiment_id`.
     ///
     /// ```
-    /// use instrument_handlers::export::otlp::OtlpConfig;
+    /// use instrument::handlers::export::otlp::OtlpConfig;
     ///
     /// let config = OtlpConfig::mlflow("http://127.0.0.1:5000", "1");
     /// assert_eq!(config.url(), "http://127.0.0.1:5000/v1/traces");

@@ -3,7 +3,7 @@
 //! without depending on those crates itself.
 //!
 //! ```
-//! use instrument_handlers::export::otlp::proto::{ExportTraceServiceRequest, Message};
+//! use instrument::handlers::export::otlp::proto::{ExportTraceServiceRequest, Message};
 //!
 //! let request = ExportTraceServiceRequest::default();
 //! let bytes = request.encode_to_vec();
