@@ -126,6 +126,80 @@ fn main() {
                 }
             }),
         ),
+        (
+            "ours_shaped",
+            Box::new(|n| {
+                timed(n, |i| {
+                    black_box(ours_shaped(black_box("what is rust"), i as usize));
+                })
+            }),
+        ),
+        (
+            "fastrace_shaped",
+            Box::new(|n| {
+                fastrace_batches(n, |i| {
+                    black_box(fastrace_shaped(black_box("what is rust"), i as usize));
+                })
+            }),
+        ),
+        (
+            "tracing_shaped",
+            Box::new({
+                let timing = timing.clone();
+                move |n| {
+                    tracing::dispatcher::with_default(&timing, || {
+                        timed(n, |i| {
+                            black_box(tracing_shaped(black_box("what is rust"), i as usize));
+                        })
+                    })
+                }
+            }),
+        ),
+        (
+            "ours_shaped_nested4",
+            Box::new(|n| {
+                timed(n, |_| {
+                    black_box(ours_shaped_nested(black_box("what is rust"), 4));
+                })
+            }),
+        ),
+        (
+            "fastrace_shaped_nested4",
+            Box::new(|n| {
+                fastrace_batches(n, |_| {
+                    black_box(fastrace_shaped_nested(black_box("what is rust"), 4));
+                })
+            }),
+        ),
+        (
+            "ours_shaped_async",
+            Box::new(move |n| {
+                runtime.block_on(async {
+                    let start = Instant::now();
+                    for i in 0..n {
+                        black_box(ours_shaped_async("what is rust", i as usize).await);
+                    }
+                    start.elapsed()
+                })
+            }),
+        ),
+        (
+            "tracing_shaped_async",
+            Box::new({
+                let timing = timing.clone();
+                move |n| {
+                    tracing::dispatcher::with_default(&timing, || {
+                        runtime.block_on(async {
+                            let start = Instant::now();
+                            for i in 0..n {
+                                black_box(tracing_shaped_async("what is rust", i as usize).await);
+                            }
+                            start.elapsed()
+                        })
+                    })
+                }
+            }),
+        ),
         ("ours_event", Box::new(|n| timed(n, ours_event))),
         (
             "tracing_event",
@@ -243,6 +317,24 @@ fn main() {
         (
             "forwarded_vs_tracing",
             median("ours_forwarded") / median("tracing_args"),
+        ),
+        // The shape users write: `(&str, usize) -> usize`, alone, nested four deep, and async
+        // with one yield.
+        (
+            "shaped_vs_fastrace",
+            median("ours_shaped") / median("fastrace_shaped"),
+        ),
+        (
+            "shaped_vs_tracing",
+            median("ours_shaped") / median("tracing_shaped"),
+        ),
+        (
+            "shaped_nested4_vs_fastrace",
+            median("ours_shaped_nested4") / median("fastrace_shaped_nested4"),
+        ),
+        (
+            "shaped_async_vs_tracing",
+            median("ours_shaped_async") / median("tracing_shaped_async"),
         ),
         (
             "event_vs_tracing",

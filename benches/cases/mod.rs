@@ -78,6 +78,33 @@ pub fn ours_args(query: &str, top_k: usize) -> usize {
     plain(query.len() as u64) as usize + top_k
 }
 
+/// The shape users write: a `&str` and a number in, a number out, recorded by
+/// `SimpleSpanHandler` (`bench::simple`); `tracing_shaped` and `fastrace_shaped` do the same work.
+#[instrument::span(dispatcher = "bench::simple")]
+#[inline(never)]
+pub fn ours_shaped(query: &str, top_k: usize) -> usize {
+    plain(query.len() as u64) as usize + top_k
+}
+
+/// `ours_shaped`, nested: each level calls the next, `depth` spans in all.
+#[instrument::span(dispatcher = "bench::simple")]
+#[inline(never)]
+pub fn ours_shaped_nested(query: &str, depth: usize) -> usize {
+    if depth > 1 {
+        ours_shaped_nested(query, depth - 1)
+    } else {
+        plain(query.len() as u64) as usize
+    }
+}
+
+/// An `async fn` of the same shape that yields once, as a call awaiting I/O does.
+#[instrument::span(dispatcher = "bench::async")]
+#[inline(never)]
+pub async fn ours_shaped_async(query: &str, top_k: usize) -> usize {
+    tokio::task::yield_now().await;
+    plain(query.len() as u64) as usize + top_k
+}
+
 /// The same function as `tracing_args`, its spans sent on to `tracing` by `TracingForwarder`.
 #[instrument::span(dispatcher = "bench::forward")]
 #[inline(never)]
@@ -189,6 +216,29 @@ pub async fn tracing_async(x: u64) -> u64 {
     plain(x)
 }
 
+#[tracing::instrument]
+#[inline(never)]
+pub fn tracing_shaped(query: &str, top_k: usize) -> usize {
+    plain(query.len() as u64) as usize + top_k
+}
+
+#[tracing::instrument]
+#[inline(never)]
+pub fn tracing_shaped_nested(query: &str, depth: usize) -> usize {
+    if depth > 1 {
+        tracing_shaped_nested(query, depth - 1)
+    } else {
+        plain(query.len() as u64) as usize
+    }
+}
+
+#[tracing::instrument]
+#[inline(never)]
+pub async fn tracing_shaped_async(query: &str, top_k: usize) -> usize {
+    tokio::task::yield_now().await;
+    plain(query.len() as u64) as usize + top_k
+}
+
 #[inline(never)]
 pub fn tracing_event(x: u64) {
     tracing::info!(value = x, "tick");
@@ -290,6 +340,22 @@ pub fn fastrace_nested(depth: u32, x: u64) -> u64 {
 #[inline(never)]
 pub async fn fastrace_async(x: u64) -> u64 {
     plain(x)
+}
+
+#[fastrace::trace]
+#[inline(never)]
+pub fn fastrace_shaped(query: &str, top_k: usize) -> usize {
+    plain(query.len() as u64) as usize + top_k
+}
+
+#[fastrace::trace]
+#[inline(never)]
+pub fn fastrace_shaped_nested(query: &str, depth: usize) -> usize {
+    if depth > 1 {
+        fastrace_shaped_nested(query, depth - 1)
+    } else {
+        plain(query.len() as u64) as usize
+    }
 }
 
 /// Drops every batch of spans.
