@@ -280,7 +280,17 @@ fn nearest_ancestor(name: &str) -> Option<&'static Dispatcher> {
 /// many as the distinct sets of handlers registered at start-up, however often shared handlers
 /// come and go.
 fn rebuild(config: &mut Config) {
+    let filter = crate::filter::current();
     for dispatcher in config.dispatchers.clone() {
+        if !filter.allows(dispatcher.name) {
+            // Off: no handler is reached, so the call sites see an empty chain and stay idle.
+            *dispatcher
+                .shared
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = None;
+            dispatcher.chain.store(empty_chain_ptr(), Ordering::Release);
+            continue;
+        }
         let mut span = Vec::new();
         let mut event = Vec::new();
         let mut shared = Shared::default();
@@ -319,6 +329,11 @@ fn rebuild(config: &mut Config) {
     for callsite in &config.callsites {
         callsite.refresh();
     }
+}
+
+/// Recomputes the chains after the filter changed ([`crate::set_filter`]).
+pub(crate) fn refilter() {
+    rebuild(&mut config());
 }
 
 /// The shared handlers of the dispatcher called `name` (a span knows its dispatcher by name).

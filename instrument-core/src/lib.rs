@@ -41,6 +41,7 @@ mod dispatcher;
 mod event;
 pub mod events;
 mod fence;
+mod filter;
 mod handler;
 mod id;
 mod intern;
@@ -70,6 +71,7 @@ pub use context::{
 pub use dispatcher::{Dispatcher, ROOT_NAME, get_dispatcher, root, shutdown};
 pub use event::{Event, EventEnvelope};
 pub use events::SpanDropEvent;
+pub use filter::{FILTER_ENV, FilterError, set_filter};
 pub use handler::{EventHandler, SpanHandler, handler_panics};
 pub use id::{BuildSpanIdHasher, ParseSpanIdError, SpanId, SpanIdHasher};
 pub use intern::{MAX_INTERNED_NAMES, interned_names_refused};
