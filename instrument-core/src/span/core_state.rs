@@ -1,0 +1,409 @@
+//! The part of an open span that its owner and shutdown share: its ids, times, chain and the
+//! handlers' span values, and what span handlers see when it ends.
+
+use std::borrow::Cow;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::mem::MaybeUninit;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::args::Arg;
+use crate::clock::Timestamp;
+use crate::context::{HandlerGuard, Scope};
+use crate::dispatcher::{Chain, Shared, shared_of};
+use crate::event::EventEnvelope;
+use crate::events::SpanDropEvent;
+use crate::handler::{ErasedSpanHandler, SpanSlot};
+use crate::id::SpanId;
+use crate::tags::Tags;
+
+use super::outcome::{CANCELLED, DropReason, Outcome, SHUTDOWN};
+use super::start::SpanStart;
+
+/// What span handlers see when a span ends.
+pub struct SpanEnd<'a> {
+    pub(super) core: &'a SpanCore,
+    pub(super) end: Timestamp,
+    pub(super) outcome: &'a Outcome<'a>,
+    pub(super) metadata: &'a [(Cow<'static, str>, Value)],
+}
+
+impl<'a> SpanEnd<'a> {
+    /// The span's id.
+    #[must_use]
+    pub fn id(&self) -> SpanId {
+        self.core.id
+    }
+
+    /// The W3C trace-id of the span's trace, as [`SpanStart::trace_id`] gave it.
+    #[must_use]
+    pub fn trace_id(&self) -> [u8; 16] {
+        self.core.trace.to_be_bytes()
+    }
+
+    /// The span's name.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.core.id.name()
+    }
+
+    /// The span's parent.
+    #[must_use]
+    pub fn parent_id(&self) -> Option<SpanId> {
+        self.core.parent
+    }
+
+    /// When the span started.
+    #[must_use]
+    pub fn start(&self) -> Timestamp {
+        self.core.start
+    }
+
+    /// When the span ended.
+    #[must_use]
+    pub fn end(&self) -> Timestamp {
+        self.end
+    }
+
+    /// Wall-clock start time.
+    #[must_use]
+    pub fn start_time(&self) -> DateTime<Utc> {
+        self.core.start.to_utc()
+    }
+
+    /// Wall-clock end time.
+    #[must_use]
+    pub fn end_time(&self) -> DateTime<Utc> {
+        self.end.to_utc()
+    }
+
+    /// How long the span was open.
+    #[must_use]
+    pub fn duration(&self) -> Duration {
+        self.end.duration_since(self.core.start)
+    }
+
+    /// The tags active when the span started.
+    #[must_use]
+    pub fn tags(&self) -> &'a Tags {
+        &self.core.tags
+    }
+
+    /// The name of the dispatcher the span was made on.
+    #[must_use]
+    pub fn dispatcher(&self) -> &'static str {
+        self.core.dispatcher
+    }
+
+    /// How the span ended.
+    #[must_use]
+    pub fn outcome(&self) -> &'a Outcome<'a> {
+        self.outcome
+    }
+
+    /// Whether the span exited normally (else it was dropped).
+    #[must_use]
+    pub fn is_exit(&self) -> bool {
+        matches!(self.outcome, Outcome::Exit(_))
+    }
+
+    /// The return value (the `Ok` value for `Result`s), unless skipped or dropped.
+    #[must_use]
+    pub fn result(&self) -> Option<&'a Arg<'a>> {
+        match self.outcome {
+            Outcome::Exit(result) => result.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Why the span was dropped, if it was.
+    #[must_use]
+    pub fn drop_reason(&self) -> Option<DropReason> {
+        match self.outcome {
+            Outcome::Exit(_) => None,
+            Outcome::Error(_) => Some(DropReason::Error),
+            Outcome::Panic(_) => Some(DropReason::Panic),
+            Outcome::Cancelled => Some(DropReason::Cancelled),
+            Outcome::Shutdown => Some(DropReason::Shutdown),
+            Outcome::Dropped(_) => Some(DropReason::Manual),
+        }
+    }
+
+    /// The error text of a dropped span (LlamaIndex's `err`): the error's `Display`, the panic
+    /// message, `"cancelled"` or `"dispatcher shutdown"`.
+    #[must_use]
+    pub fn error(&self) -> Option<String> {
+        outcome_error(self.outcome)
+    }
+
+    /// What code inside the span recorded with [`crate::CurrentSpan::record`], in order.
+    #[must_use]
+    pub fn metadata(&self) -> &'a [(Cow<'static, str>, Value)] {
+        self.metadata
+    }
+}
+
+fn outcome_error(outcome: &Outcome<'_>) -> Option<String> {
+    Some(match outcome {
+        Outcome::Exit(_) => return None,
+        // An error type whose `Display` panics must not take the span's end down with it.
+        Outcome::Error(text) => {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| text.to_string()))
+                .unwrap_or_else(|_| format!("<{}: its Display panicked>", text.type_name))
+        }
+        Outcome::Panic(message) | Outcome::Dropped(message) => (*message).to_owned(),
+        Outcome::Cancelled => CANCELLED.to_owned(),
+        Outcome::Shutdown => SHUTDOWN.to_owned(),
+    })
+}
+
+impl fmt::Debug for SpanEnd<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpanEnd")
+            .field("id", &self.core.id)
+            .field("parent", &self.core.parent)
+            .field("duration", &self.duration())
+            .field("outcome", self.outcome)
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The span values of each handler in the chain that followed the span: inline for the first two.
+pub(super) struct HandlerSpans {
+    pub(super) live: u8,
+    pub(super) inline: [MaybeUninit<SpanSlot>; 2],
+    pub(super) more: Vec<(usize, SpanSlot)>,
+}
+
+/// The part of a span's state that shutdown may reach from another thread.
+pub(crate) struct SpanCore {
+    pub(super) id: SpanId,
+    pub(super) parent: Option<SpanId>,
+    /// The trace-id, fixed at start.
+    pub(super) trace: u128,
+    pub(super) start: Timestamp,
+    pub(super) chain: &'static Chain,
+    /// The shared handlers the span's dispatcher reached when it started (only when its chain
+    /// says there are some); their span values follow the chain's in `spans`.
+    pub(super) shared: Option<Arc<Shared>>,
+    pub(super) tags: Tags,
+    pub(super) dispatcher: &'static str,
+    /// Taken by whoever ends the span: its owner, or shutdown after claiming its slot.
+    pub(super) spans: UnsafeCell<HandlerSpans>,
+}
+
+// SAFETY: every field but `spans` is immutable after start; `spans` is touched only by the one party
+// that ends the span, which `open_spans` makes exclusive.
+unsafe impl Sync for SpanCore {}
+
+impl SpanCore {
+    /// Makes the span current on this thread until the scope is left, and tells the handlers that
+    /// follow scopes (they are told it left before the span around it is current again).
+    #[inline]
+    pub(super) fn enter(&self) -> Scope {
+        let mut scope = Scope::enter(self.id, self.trace);
+        if !self.chain.scoped.is_empty() {
+            scope.follow(self.id, self.chain);
+        }
+        scope
+    }
+
+    /// Starts a span: asks each span handler in `chain` for its span value, writing the state in
+    /// place at `place` so that nothing large is copied on the hot path.
+    ///
+    /// # Safety
+    /// `place` is valid for writes of a `SpanCore`; on return it holds an initialised one.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn init(
+        place: *mut SpanCore,
+        chain: &'static Chain,
+        id: SpanId,
+        parent: Option<SpanId>,
+        trace: u128,
+        tags: Tags,
+        dispatcher: &'static str,
+        instance: Option<&'static str>,
+        args: &[Arg<'_>],
+    ) {
+        let start = Timestamp::now();
+        let shared = if chain.shared {
+            shared_of(dispatcher)
+        } else {
+            None
+        };
+        // SAFETY: every field is written once, through raw pointers, before any is read.
+        unsafe {
+            (&raw mut (*place).id).write(id);
+            (&raw mut (*place).parent).write(parent);
+            (&raw mut (*place).trace).write(trace);
+            (&raw mut (*place).start).write(start);
+            (&raw mut (*place).chain).write(chain);
+            (&raw mut (*place).shared).write(shared);
+            (&raw mut (*place).tags).write(tags);
+            (&raw mut (*place).dispatcher).write(dispatcher);
+            (&raw mut (*place).spans).write(UnsafeCell::new(HandlerSpans {
+                live: 0,
+                inline: [MaybeUninit::uninit(), MaybeUninit::uninit()],
+                more: Vec::new(),
+            }));
+        }
+        // SAFETY: initialised just above, and not shared yet.
+        let (core, spans) = unsafe { (&*place, &mut *(*place).spans.get()) };
+        if chain.span.is_empty() && core.shared.as_ref().is_none_or(|s| s.span.is_empty()) {
+            return;
+        }
+        let _guard = HandlerGuard::enter();
+        let cx = SpanStart {
+            id,
+            parent,
+            trace,
+            start,
+            tags: &core.tags,
+            args,
+            instance,
+            dispatcher,
+        };
+        for (index, handler) in chain.span.iter().enumerate() {
+            if let Some(slot) = handler.new_span(&cx) {
+                if index < 2 {
+                    spans.inline[index].write(slot);
+                    spans.live |= 1 << index;
+                } else {
+                    spans.more.push((index, slot));
+                }
+            }
+        }
+        if let Some(shared) = &core.shared {
+            Self::start_shared(shared, chain.span.len(), &cx, spans);
+        }
+    }
+
+    /// Asks the shared handlers for their span values, numbered after the chain's handlers.
+    #[cold]
+    #[inline(never)]
+    fn start_shared(shared: &Shared, first: usize, cx: &SpanStart<'_>, spans: &mut HandlerSpans) {
+        for (index, handler) in shared.span.iter().enumerate() {
+            if let Some(slot) = handler.new_span(cx) {
+                spans.more.push((first + index, slot));
+            }
+        }
+    }
+
+    /// The span handler numbered `index`: the chain's, then the shared ones. Always `Some` for
+    /// the number of a value in `spans`: a value numbered past the chain was made by a handler of
+    /// this span's own shared snapshot, which never changes.
+    pub(super) fn span_handler(&self, index: usize) -> Option<&dyn ErasedSpanHandler> {
+        match self.chain.span.get(index) {
+            Some(handler) => Some(*handler),
+            None => self
+                .shared
+                .as_ref()?
+                .span
+                .get(index - self.chain.span.len())
+                .map(|handler| &**handler),
+        }
+    }
+
+    /// Hands every handler's span value back to it. Called exactly once, by the party that owns the
+    /// right to end the span.
+    ///
+    /// # Safety
+    /// No one else accesses `spans` now or later.
+    #[inline]
+    pub(crate) unsafe fn end(
+        &self,
+        outcome: &Outcome<'_>,
+        metadata: &[(Cow<'static, str>, Value)],
+    ) {
+        let end = Timestamp::now();
+        let shared_events = self.shared.as_ref().is_some_and(|s| !s.event.is_empty());
+        if !matches!(outcome, Outcome::Exit(_)) && (!self.chain.event.is_empty() || shared_events) {
+            let _guard = HandlerGuard::enter();
+            self.emit_drop_event(outcome, end);
+        }
+        // SAFETY: exclusive by the caller's guarantee.
+        unsafe { self.end_handlers(outcome, metadata, end) };
+    }
+
+    /// Ends the span for the span handlers whose values it still holds.
+    ///
+    /// # Safety
+    /// No one else accesses `spans` now or later.
+    #[inline]
+    pub(super) unsafe fn end_handlers(
+        &self,
+        outcome: &Outcome<'_>,
+        metadata: &[(Cow<'static, str>, Value)],
+        end: Timestamp,
+    ) {
+        // SAFETY: exclusive by the caller's guarantee.
+        let spans = unsafe { &mut *self.spans.get() };
+        let _guard = HandlerGuard::enter();
+        let cx = SpanEnd {
+            core: self,
+            end,
+            outcome,
+            metadata,
+        };
+        for index in 0..2 {
+            if spans.live & (1 << index) != 0 {
+                spans.live &= !(1 << index);
+                // SAFETY: the bit says slot `index` was written and not yet taken; the slot was made by
+                // `chain.span[index]`.
+                unsafe {
+                    let slot = spans.inline[index].assume_init_read();
+                    self.chain.span[index].end(slot, &cx);
+                }
+            }
+        }
+        for (index, slot) in spans.more.drain(..) {
+            if let Some(handler) = self.span_handler(index) {
+                // SAFETY: made by this handler's `new_span`.
+                unsafe { handler.end(slot, &cx) };
+            }
+        }
+    }
+
+    #[cold]
+    fn emit_drop_event(&self, outcome: &Outcome<'_>, at: Timestamp) {
+        let event = SpanDropEvent {
+            span_id: self.id,
+            err_str: outcome_error(outcome).unwrap_or_default(),
+        };
+        let envelope = EventEnvelope::with_context(
+            &event,
+            self.dispatcher,
+            at,
+            Some(self.id),
+            self.tags.clone(),
+        );
+        for handler in &self.chain.event {
+            handler.handle(&envelope);
+        }
+        for handler in self.shared.iter().flat_map(|s| &s.event) {
+            handler.handle(&envelope);
+        }
+    }
+}
+
+/// The trace a span starts in: the trace it was started in (`current`, non-zero), else, under a
+/// parent whose trace is unknown (a context made from a span id alone), the parent's UUID, else,
+/// for a root, its own UUID: the rule every exporter and `traceparent` follow.
+#[inline]
+pub(super) fn trace_of(id: SpanId, parent: Option<SpanId>, current: u128) -> u128 {
+    if current != 0 {
+        current
+    } else {
+        root_trace(parent.unwrap_or(id))
+    }
+}
+
+#[cold]
+fn root_trace(root: SpanId) -> u128 {
+    root.uuid().as_u128()
+}

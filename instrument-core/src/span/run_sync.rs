@@ -1,0 +1,91 @@
+//! Running a synchronous `#[span]` body inside a span.
+
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+
+use crate::args::Arg;
+use crate::dispatcher::Chain;
+
+use super::state::SpanState;
+
+/// The start of a span as a synchronous `#[span]` function's body reports it: a callback the body
+/// calls with its arguments, before running, when a handler listens.
+#[doc(hidden)]
+pub type StartHook<'h> = &'h mut dyn FnMut(&[Arg<'_>]);
+
+/// Runs a synchronous `#[span]` function's body inside a span; not API.
+///
+/// The body holds the arguments (moved into its closure), so it reports them itself by calling the
+/// hook before it runs; the span's state lives here, in this out-of-line frame, so that the
+/// instrumented function itself stays small and its idle path cheap. `finish` ends the span from the
+/// return value (exit, or drop for `Err`); a panic drops it with the panic's message.
+#[doc(hidden)]
+#[inline(never)]
+pub fn run_sync<R>(
+    chain: &'static Chain,
+    callsite: &'static crate::callsite::Callsite,
+    instance: Option<&'static str>,
+    body: impl FnOnce(Option<StartHook<'_>>) -> R,
+    finish: impl FnOnce(Pin<&mut SpanState>, &R),
+) -> R {
+    let mut place = Place {
+        state: MaybeUninit::uninit(),
+        started: false,
+    };
+    let mut scope = None;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        body(Some(&mut |args: &[Arg<'_>]| {
+            if place.started {
+                return; // the generated body calls this once; a second call must not restart
+            }
+            let name = callsite.span_name(instance);
+            let dispatcher = callsite.dispatcher_name();
+            place.started =
+                SpanState::start_at(&mut place.state, chain, name, dispatcher, instance, args);
+            if let Some(mut state) = place.pinned() {
+                state.as_mut().register();
+                scope = Some(state.core.enter());
+            }
+        }))
+    }));
+    let Some(mut state) = place.pinned() else {
+        return result.unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+    };
+    if let Some(scope) = scope {
+        // SAFETY: only `metadata` is touched; nothing is moved.
+        let this = unsafe { state.as_mut().get_unchecked_mut() };
+        scope.leave(this.core.id, &mut this.metadata);
+    }
+    match result {
+        Ok(value) => {
+            finish(state, &value);
+            value
+        }
+        Err(payload) => state.panicked(payload),
+    }
+}
+
+/// `run_sync`'s span state, started in place and never moved: a pinned `Option<SpanState>` whose
+/// drop ends the span if it was started and not ended.
+pub(super) struct Place {
+    pub(super) state: MaybeUninit<SpanState>,
+    pub(super) started: bool,
+}
+
+impl Place {
+    pub(super) fn pinned(&mut self) -> Option<Pin<&mut SpanState>> {
+        // SAFETY: `state` is initialised when `started`; `Place` is a local of `run_sync` that is
+        // never moved, and its Drop drops the state in place, so the pin's guarantees hold.
+        self.started
+            .then(|| unsafe { Pin::new_unchecked(self.state.assume_init_mut()) })
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if self.started {
+            // SAFETY: initialised, and dropped exactly once, here.
+            unsafe { self.state.assume_init_drop() };
+        }
+    }
+}

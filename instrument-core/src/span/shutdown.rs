@@ -1,0 +1,95 @@
+//! Taking an open span's handler values for shutdown.
+
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+
+use crate::clock::Timestamp;
+use crate::open_spans::Only;
+
+use super::core_state::{HandlerSpans, SpanCore};
+use super::outcome::Outcome;
+
+/// A span taken for shutdown: a copy of the state's fields and its handlers' span values, moved out,
+/// so that shutdown can call the handlers without touching the state, which its owner may free as
+/// soon as it learns that shutdown took the span (a handler may even do it, by dropping a guard).
+/// `whole`: every handler's value was taken and the span ends for good (a `SpanDropEvent` is
+/// emitted); else only some handlers' were ([`Dispatcher::shutdown`](crate::Dispatcher::shutdown)),
+/// and the owner ends the span for the others.
+pub(crate) struct Taken {
+    pub(super) core: SpanCore,
+    pub(super) whole: bool,
+}
+
+/// Takes the span's handler values out of `core` for shutdown: every handler's, or, with `only`,
+/// those of the handlers it accepts. `None` when nothing was taken.
+///
+/// # Safety
+/// The caller has exclusive access to `core.spans` (a claimed slot whose owner waits) and `core` is
+/// valid for the duration of this call.
+pub(crate) unsafe fn take_for_shutdown(core: &SpanCore, only: Only<'_>) -> Option<Taken> {
+    // SAFETY: exclusive by the caller's guarantee.
+    let spans = unsafe { &mut *core.spans.get() };
+    let moved = match only {
+        None => HandlerSpans {
+            live: std::mem::take(&mut spans.live),
+            // SAFETY: the `live` bits, moved along, say which of these are initialised; the
+            // originals are left with no bits set, so they are never read again.
+            inline: unsafe { std::ptr::read(&raw const spans.inline) },
+            more: std::mem::take(&mut spans.more),
+        },
+        Some(accept) => {
+            let mut moved = HandlerSpans {
+                live: 0,
+                inline: [MaybeUninit::uninit(), MaybeUninit::uninit()],
+                more: Vec::new(),
+            };
+            for index in 0..2 {
+                if spans.live & (1 << index) != 0 && accept(core.chain.span[index]) {
+                    spans.live &= !(1 << index);
+                    // SAFETY: the bit said the slot was initialised; it is cleared here, so the
+                    // value has one owner, the copy.
+                    moved.inline[index].write(unsafe { spans.inline[index].assume_init_read() });
+                    moved.live |= 1 << index;
+                }
+            }
+            let (taken, kept) = std::mem::take(&mut spans.more)
+                .into_iter()
+                .partition(|(index, _)| core.span_handler(*index).is_some_and(accept));
+            spans.more = kept;
+            moved.more = taken;
+            if moved.live == 0 && moved.more.is_empty() {
+                return None;
+            }
+            moved
+        }
+    };
+    Some(Taken {
+        core: SpanCore {
+            id: core.id,
+            parent: core.parent,
+            trace: core.trace,
+            start: core.start,
+            chain: core.chain,
+            shared: core.shared.clone(),
+            tags: core.tags.clone(),
+            dispatcher: core.dispatcher,
+            spans: UnsafeCell::new(moved),
+        },
+        whole: only.is_none(),
+    })
+}
+
+impl Taken {
+    /// Ends the taken span with "dispatcher shutdown" for the handlers whose values were taken.
+    pub(crate) fn end(self) {
+        // SAFETY: `self` owns its copy of the handlers' span values.
+        unsafe {
+            if self.whole {
+                self.core.end(&Outcome::Shutdown, &[]);
+            } else {
+                self.core
+                    .end_handlers(&Outcome::Shutdown, &[], Timestamp::now());
+            }
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! One span from start to end, as `#[span]` and the manual API keep it.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomPinned;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+
+use serde_json::Value;
+
+use crate::args::Arg;
+use crate::context;
+use crate::dispatcher::Chain;
+use crate::id::SpanId;
+use crate::open_spans::{self, Slot};
+use crate::tags::Tags;
+
+use super::core_state::{SpanCore, trace_of};
+use super::outcome::{ErrorText, Outcome};
+
+/// Where a span asked for now will start, captured to start it later: the current span, its trace
+/// and the tags. Not API: `#[span]` on an `async fn` captures it when the function is called.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Parent {
+    pub(super) id: Option<SpanId>,
+    pub(super) trace: u128,
+    pub(super) tags: Tags,
+}
+
+impl Parent {
+    /// The current span, trace and tags; `None` inside a handler, where nothing is recorded.
+    #[inline]
+    #[must_use]
+    pub fn current() -> Option<Self> {
+        if context::in_handler() {
+            return None;
+        }
+        Some(Self {
+            id: context::current_id(),
+            trace: context::current_trace(),
+            tags: context::tags(),
+        })
+    }
+}
+
+/// One span from start to end: the state `#[span]` and the manual API keep for an open span.
+///
+/// Not API: use `#[span]`, [`crate::Dispatcher::in_span`] or [`crate::Dispatcher::enter_span`].
+/// It must be pinned before [`SpanState::run`] or [`SpanState::instrument`], and ends exactly once:
+/// by [`SpanState::exit`], [`SpanState::fail`], a panic inside, shutdown, or, when dropped unended,
+/// as cancelled.
+#[doc(hidden)]
+pub struct SpanState {
+    pub(super) core: SpanCore,
+    pub(super) metadata: Vec<(Cow<'static, str>, Value)>,
+    pub(super) slot: Option<&'static Slot>,
+    pub(super) registered: bool,
+    pub(super) finished: bool,
+    pub(super) _pinned: PhantomPinned,
+}
+
+impl SpanState {
+    /// Starts a span on `chain` as a child of the current span, or `None` when called from inside a
+    /// handler.
+    #[inline]
+    #[must_use]
+    pub fn start(
+        chain: &'static Chain,
+        name: &'static str,
+        dispatcher: &'static str,
+        instance: Option<&'static str>,
+        args: &[Arg<'_>],
+    ) -> Option<Self> {
+        let mut place = MaybeUninit::uninit();
+        // SAFETY: `start_at` initialises `place` when it returns true.
+        Self::start_at(&mut place, chain, name, dispatcher, instance, args)
+            .then(|| unsafe { place.assume_init() })
+    }
+
+    /// As [`SpanState::start`], writing the state in place; `false` (and `place` untouched) when
+    /// called from inside a handler.
+    #[inline]
+    pub(crate) fn start_at(
+        place: &mut MaybeUninit<Self>,
+        chain: &'static Chain,
+        name: &'static str,
+        dispatcher: &'static str,
+        instance: Option<&'static str>,
+        args: &[Arg<'_>],
+    ) -> bool {
+        let Some(parent) = Parent::current() else {
+            return false;
+        };
+        Self::start_in(place, parent, chain, name, dispatcher, instance, args);
+        true
+    }
+
+    /// Writes a span started under `parent` at `place`.
+    #[inline]
+    fn start_in(
+        place: &mut MaybeUninit<Self>,
+        parent: Parent,
+        chain: &'static Chain,
+        name: &'static str,
+        dispatcher: &'static str,
+        instance: Option<&'static str>,
+        args: &[Arg<'_>],
+    ) {
+        let id = SpanId::fresh(name);
+        let trace = trace_of(id, parent.id, parent.trace);
+        Self::init(place, |core| {
+            // SAFETY: `core` points into `place`, valid for writes.
+            unsafe {
+                SpanCore::init(
+                    core,
+                    chain,
+                    id,
+                    parent.id,
+                    trace,
+                    parent.tags,
+                    dispatcher,
+                    instance,
+                    args,
+                );
+            };
+        });
+    }
+
+    /// Starts a span under `parent`, the context captured where the span was asked for: an
+    /// `async fn` called in one span and first polled later, elsewhere, is that span's child.
+    /// `None` when there is no parent to start under (the call was made inside a handler).
+    #[inline]
+    #[must_use]
+    pub fn start_under(
+        parent: Option<Parent>,
+        chain: &'static Chain,
+        name: &'static str,
+        dispatcher: &'static str,
+        instance: Option<&'static str>,
+        args: &[Arg<'_>],
+    ) -> Option<Self> {
+        let mut place = MaybeUninit::uninit();
+        Self::start_in(&mut place, parent?, chain, name, dispatcher, instance, args);
+        // SAFETY: `start_in` initialised every field.
+        Some(unsafe { place.assume_init() })
+    }
+
+    /// Starts a span with an explicit id, parent, trace and tags (the by-id API).
+    pub(crate) fn start_detached(
+        chain: &'static Chain,
+        id: SpanId,
+        parent: Option<SpanId>,
+        trace: u128,
+        tags: Tags,
+        dispatcher: &'static str,
+        args: &[Arg<'_>],
+    ) -> Self {
+        let trace = trace_of(id, parent, trace);
+        let mut place = MaybeUninit::uninit();
+        Self::init(&mut place, |core| {
+            // SAFETY: `core` points into `place`, valid for writes.
+            unsafe {
+                SpanCore::init(core, chain, id, parent, trace, tags, dispatcher, None, args);
+            };
+        });
+        // SAFETY: `init` initialised every field.
+        unsafe { place.assume_init() }
+    }
+
+    /// Writes a fresh state at `place`, its core by `init_core`.
+    pub(super) fn init(place: &mut MaybeUninit<Self>, init_core: impl FnOnce(*mut SpanCore)) {
+        let p = place.as_mut_ptr();
+        // SAFETY: every field is written once before `place` is read.
+        unsafe {
+            init_core(&raw mut (*p).core);
+            (&raw mut (*p).metadata).write(Vec::new());
+            (&raw mut (*p).slot).write(None);
+            (&raw mut (*p).registered).write(false);
+            (&raw mut (*p).finished).write(false);
+            (&raw mut (*p)._pinned).write(PhantomPinned);
+        }
+    }
+
+    /// The span's id.
+    #[must_use]
+    pub fn id(&self) -> SpanId {
+        self.core.id
+    }
+
+    /// The span's trace-id, as a `u128`.
+    pub(crate) fn trace(&self) -> u128 {
+        self.core.trace
+    }
+
+    pub(crate) fn register(self: Pin<&mut Self>) {
+        // SAFETY: nothing is moved out; the address given to `open_spans` stays valid until `finish`
+        // releases it, which Drop guarantees for a pinned value.
+        let this = unsafe { self.get_unchecked_mut() };
+        if !this.registered {
+            this.registered = true;
+            this.slot = open_spans::register(std::ptr::from_mut(&mut this.core));
+        }
+    }
+
+    /// Runs `f` inside the span: the span is current, a panic drops it with the panic's message (then
+    /// unwinding resumes). The caller ends the span after with `exit` or `fail`.
+    #[inline]
+    pub fn run<R>(mut self: Pin<&mut Self>, f: impl FnOnce() -> R) -> R {
+        self.as_mut().register();
+        let scope = self.core.enter();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        // SAFETY: only `metadata` is touched; nothing is moved.
+        let this = unsafe { self.as_mut().get_unchecked_mut() };
+        scope.leave(this.core.id, &mut this.metadata);
+        match result {
+            Ok(value) => value,
+            Err(payload) => self.panicked(payload),
+        }
+    }
+
+    #[cold]
+    pub(super) fn panicked(self: Pin<&mut Self>, payload: Box<dyn std::any::Any + Send>) -> ! {
+        let message = crate::handler::panic_message(&*payload);
+        self.finish(&Outcome::Panic(&message));
+        std::panic::resume_unwind(payload)
+    }
+
+    /// Ends the span normally with the return value.
+    #[inline]
+    pub fn exit(self: Pin<&mut Self>, result: Option<Arg<'_>>) {
+        self.finish(&Outcome::Exit(result));
+    }
+
+    /// Ends the span with an error (it is dropped, and a `SpanDropEvent` emitted).
+    #[cold]
+    pub fn fail(self: Pin<&mut Self>, error: ErrorText<'_>) {
+        self.finish(&Outcome::Error(error));
+    }
+
+    /// Ends the span as dropped with `reason` (the manual API).
+    pub(crate) fn drop_with(self: Pin<&mut Self>, reason: &str) {
+        self.finish(&Outcome::Dropped(reason));
+    }
+
+    pub(super) fn finish(self: Pin<&mut Self>, outcome: &Outcome<'_>) {
+        // SAFETY: nothing is moved out of the pinned state.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.finish_in_place(outcome);
+    }
+
+    fn finish_in_place(&mut self, outcome: &Outcome<'_>) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        if let Some(slot) = self.slot.take()
+            && !open_spans::release(slot, std::ptr::from_mut(&mut self.core))
+        {
+            return; // shutdown ended it
+        }
+        // SAFETY: we own the right to end the span: never registered, or released by us.
+        unsafe { self.core.end(outcome, &self.metadata) };
+    }
+}
+
+impl Drop for SpanState {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finish_in_place(&Outcome::Cancelled);
+        }
+    }
+}
+
+impl fmt::Debug for SpanState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpanState")
+            .field("id", &self.core.id)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A boxed span state, for spans that outlive the call that made them (streams, manual guards).
+pub(crate) type BoxedState = Pin<Box<SpanState>>;
