@@ -16,6 +16,7 @@ use crate::bounded_serialize::CutWatch;
 use crate::callsite::Callsite;
 use crate::context::{self, HandlerGuard};
 use crate::event::{Event, EventEnvelope};
+use crate::filter::{self, FilterError};
 use crate::handler::{
     ErasedEventHandler, ErasedSpanHandler, EventHandler, HandlerCell, SpanHandler,
 };
@@ -280,7 +281,7 @@ fn nearest_ancestor(name: &str) -> Option<&'static Dispatcher> {
 /// many as the distinct sets of handlers registered at start-up, however often shared handlers
 /// come and go.
 fn rebuild(config: &mut Config) {
-    let filter = crate::filter::current();
+    let filter = filter::current();
     for dispatcher in config.dispatchers.clone() {
         if !filter.allows(dispatcher.name) {
             // Off: no handler is reached, so the call sites see an empty chain and stay idle.
@@ -331,9 +332,34 @@ fn rebuild(config: &mut Config) {
     }
 }
 
-/// Recomputes the chains after the filter changed ([`crate::set_filter`]).
-pub(crate) fn refilter() {
+/// Turns dispatchers on and off by name, replacing the filter in force (`INSTRUMENT_FILTER`'s, or
+/// an earlier call's): `"my_app=on,my_app::cache=off"` leaves `my_app` and what is below it on
+/// but `my_app::cache` and what is below that; a bare `off` (or `on`) sets every dispatcher no
+/// directive names. The most specific directive decides. `.` reads as `::`, as in dispatcher
+/// names. A dispatcher that is off reaches no handler, its own or its ancestors': its spans and
+/// events cost what they cost with no handler at all.
+///
+/// ```
+/// use instrument::{get_dispatcher, set_filter};
+/// use instrument::handlers::SimpleSpanHandler;
+///
+/// let app = get_dispatcher("doc_filter");
+/// let spans = app.add_span_handler(SimpleSpanHandler::default());
+/// set_filter("doc_filter::cache=off").unwrap();
+/// get_dispatcher("doc_filter::cache").in_span("lookup", || ());
+/// app.in_span("query", || ());
+/// assert_eq!(spans.completed().len(), 1); // `query` only
+/// set_filter("").unwrap(); // all on again
+/// assert!(set_filter("doc_filter=maybe").is_err());
+/// ```
+///
+/// # Errors
+/// [`FilterError::BadDirective`](crate::FilterError::BadDirective) for a directive that is not `on`/`off` with an optional target;
+/// the filter in force is then left as it was.
+pub fn set_filter(directives: &str) -> Result<(), FilterError> {
+    filter::replace(directives)?;
     rebuild(&mut config());
+    Ok(())
 }
 
 /// The shared handlers of the dispatcher called `name` (a span knows its dispatcher by name).
@@ -561,64 +587,6 @@ impl Dispatcher {
     }
 }
 
-impl Dispatcher {
-    /// Shuts this dispatcher's chain down, as LlamaIndex's `Dispatcher.shutdown` does: every open
-    /// span that the span handlers of its chain (its own, then its ancestors' while they
-    /// propagate) follow is dropped for them with `"dispatcher shutdown"`, wherever it runs, and
-    /// then each handler of the chain, span and event, is closed. A span also followed by
-    /// handlers outside the chain goes on for those, and ends for them as usual. Handlers closed
-    /// once, here or by [`shutdown`], are not closed again.
-    ///
-    /// ```
-    /// use instrument::{SpanEnd, SpanHandler, SpanStart};
-    /// use std::sync::Mutex;
-    ///
-    /// #[derive(Default)]
-    /// struct Ends(Mutex<Vec<String>>);
-    /// impl SpanHandler for Ends {
-    ///     type Span = ();
-    ///     fn new_span(&self, _: &SpanStart<'_>) -> Option<()> { Some(()) }
-    ///     fn prepare_to_exit_span(&self, _: (), end: &SpanEnd<'_>) {
-    ///         self.0.lock().unwrap().push("exit".into());
-    ///     }
-    ///     fn prepare_to_drop_span(&self, _: (), end: &SpanEnd<'_>) {
-    ///         self.0.lock().unwrap().push(end.error().unwrap_or_default());
-    ///     }
-    /// }
-    ///
-    /// let worker = instrument::get_dispatcher("doc::dispatcher_shutdown");
-    /// let ends = worker.add_span_handler(Ends::default());
-    /// let guard = worker.enter_span("job", &[]);
-    /// worker.shutdown();
-    /// drop(guard); // already ended for `ends`
-    /// assert_eq!(*ends.0.lock().unwrap(), ["dispatcher shutdown"]);
-    /// ```
-    pub fn shutdown(&self) {
-        let chain = self.chain();
-        let shared = self.shared().unwrap_or_default();
-        let ours: Vec<*const ()> = chain
-            .span
-            .iter()
-            .map(|h| h.addr())
-            .chain(shared.span.iter().map(|h| h.addr()))
-            .collect();
-        let only = |h: &dyn ErasedSpanHandler| ours.iter().any(|a| ptr::addr_eq(*a, h.addr()));
-        crate::open_spans::drain(Some(&only));
-        for handler in &chain.span {
-            handler.close();
-        }
-        for handler in &shared.span {
-            handler.close();
-        }
-        for handler in &chain.event {
-            handler.close();
-        }
-        for handler in &shared.event {
-            handler.close();
-        }
-    }
-}
-
 /// Removes the handler at `addr` from `list` (of leaked or shared handlers); whether it was there.
 fn remove_by_addr<P: std::ops::Deref<Target = T>, T: ?Sized>(
     list: &mut Vec<P>,
@@ -630,19 +598,16 @@ fn remove_by_addr<P: std::ops::Deref<Target = T>, T: ?Sized>(
     before != list.len()
 }
 
-/// Drops every open span with `"dispatcher shutdown"`, then calls `close` on every handler once.
-/// Calling it again drops spans opened since, and closes nothing twice.
-///
-/// ```
-/// instrument::shutdown();
-/// instrument::shutdown(); // harmless
-/// ```
-pub fn shutdown() {
-    crate::open_spans::drain(None);
-    crate::manual::forget_open_by_id();
-    let dispatchers = config().dispatchers.clone();
-    for d in dispatchers {
-        let own = d.own.lock().unwrap_or_else(PoisonError::into_inner);
+/// Every dispatcher made so far.
+pub(crate) fn dispatchers() -> Vec<&'static Dispatcher> {
+    config().dispatchers.clone()
+}
+
+impl Dispatcher {
+    /// Closes the handlers added to this dispatcher itself (each handler closes once however
+    /// often it is asked).
+    pub(crate) fn close_own_handlers(&self) {
+        let own = self.own.lock().unwrap_or_else(PoisonError::into_inner);
         let span: Vec<_> = own.span.clone();
         let event: Vec<_> = own.event.clone();
         let shared_span = own.shared_span.clone();

@@ -1,5 +1,5 @@
 //! Turning dispatchers off and on by name, in the style of `RUST_LOG`: `INSTRUMENT_FILTER` at start,
-//! [`set_filter`] at run time. A dispatcher that is off reaches no handler, so its spans and events
+//! [`set_filter`](crate::set_filter) at run time. A dispatcher that is off reaches no handler, so its spans and events
 //! cost what they cost with no handler at all: the filter is applied when handler chains are
 //! computed, never on a span's path.
 
@@ -82,7 +82,7 @@ impl Filter {
 static FILTER: Mutex<Option<Filter>> = Mutex::new(None);
 
 /// The filter in force: `INSTRUMENT_FILTER`'s on first use (an unreadable value is reported on
-/// stderr and ignored), or the last [`set_filter`].
+/// stderr and ignored), or the last [`set_filter`](crate::set_filter).
 pub(crate) fn current() -> Filter {
     let mut filter = FILTER.lock().unwrap_or_else(PoisonError::into_inner);
     filter.get_or_insert_with(from_env).clone()
@@ -98,34 +98,10 @@ fn from_env() -> Filter {
     })
 }
 
-/// Turns dispatchers on and off by name, replacing the filter in force (`INSTRUMENT_FILTER`'s, or
-/// an earlier call's): `"my_app=on,my_app::cache=off"` leaves `my_app` and what is below it on
-/// but `my_app::cache` and what is below that; a bare `off` (or `on`) sets every dispatcher no
-/// directive names. The most specific directive decides. `.` reads as `::`, as in dispatcher
-/// names. A dispatcher that is off reaches no handler, its own or its ancestors': its spans and
-/// events cost what they cost with no handler at all.
-///
-/// ```
-/// use instrument::{get_dispatcher, set_filter};
-/// use instrument::handlers::SimpleSpanHandler;
-///
-/// let app = get_dispatcher("doc_filter");
-/// let spans = app.add_span_handler(SimpleSpanHandler::default());
-/// set_filter("doc_filter::cache=off").unwrap();
-/// get_dispatcher("doc_filter::cache").in_span("lookup", || ());
-/// app.in_span("query", || ());
-/// assert_eq!(spans.completed().len(), 1); // `query` only
-/// set_filter("").unwrap(); // all on again
-/// assert!(set_filter("doc_filter=maybe").is_err());
-/// ```
-///
-/// # Errors
-/// [`FilterError::BadDirective`] for a directive that is not `on`/`off` with an optional target;
-/// the filter in force is then left as it was.
-pub fn set_filter(directives: &str) -> Result<(), FilterError> {
+/// Parses `directives` and makes them the filter in force; the caller recomputes the chains.
+pub(crate) fn replace(directives: &str) -> Result<(), FilterError> {
     let parsed = Filter::parse(directives)?;
     *FILTER.lock().unwrap_or_else(PoisonError::into_inner) = Some(parsed);
-    crate::dispatcher::refilter();
     Ok(())
 }
 

@@ -38,7 +38,7 @@ fn refuse(name: &str) {
              `{}` is not kept: methods' spans fall back to their method's name and span ids with \
              new names are refused from now on (later ones are only counted: \
              instrument::interned_names_refused())",
-            crate::id::clip(name)
+            name.chars().take(80).collect::<String>()
         );
     }
 }

@@ -51,6 +51,7 @@ mod open_spans;
 mod owned_json;
 mod propagation;
 mod sensitive;
+mod shutdown;
 mod span;
 mod stream;
 mod tags;
@@ -68,10 +69,10 @@ pub use context::spawn;
 pub use context::{
     Context, ContextGuard, CurrentSpan, FutureExt, WithContext, current_span, thread,
 };
-pub use dispatcher::{Dispatcher, ROOT_NAME, get_dispatcher, root, shutdown};
+pub use dispatcher::{Dispatcher, ROOT_NAME, get_dispatcher, root, set_filter};
 pub use event::{Event, EventEnvelope};
 pub use events::SpanDropEvent;
-pub use filter::{FILTER_ENV, FilterError, set_filter};
+pub use filter::{FILTER_ENV, FilterError};
 pub use handler::{EventHandler, SpanHandler, handler_panics};
 pub use id::{BuildSpanIdHasher, ParseSpanIdError, SpanId, SpanIdHasher};
 pub use intern::{MAX_INTERNED_NAMES, interned_names_refused};
@@ -85,6 +86,7 @@ pub use propagation::{
 pub use sensitive::{
     add_sensitive_name, is_sensitive_key, is_sensitive_name, sensitive_names, set_sensitive_names,
 };
+pub use shutdown::shutdown;
 pub use span::{CANCELLED, DropReason, ErrorText, Outcome, SHUTDOWN, SpanEnd, SpanStart};
 pub use stream::InstrumentedStream;
 pub use tags::{Tags, WithTags, current_tags, instrument_tags, instrument_tags_async};
