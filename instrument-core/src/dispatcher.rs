@@ -53,6 +53,38 @@ impl Chain {
         }
     }
 
+    /// The span handlers a span of this chain reaches: the chain's, then those of `shared`, the
+    /// snapshot of shared handlers it took.
+    pub(crate) fn span_handlers<'a>(
+        &'a self,
+        shared: Option<&'a Shared>,
+    ) -> impl Iterator<Item = &'a dyn ErasedSpanHandler> {
+        let shared = shared.into_iter().flat_map(|s| s.span.iter().map(|h| &**h));
+        self.span.iter().copied().chain(shared)
+    }
+
+    /// The event handlers an event of this chain reaches: the chain's, then those of `shared`.
+    pub(crate) fn event_handlers<'a>(
+        &'a self,
+        shared: Option<&'a Shared>,
+    ) -> impl Iterator<Item = &'a dyn ErasedEventHandler> {
+        let shared = shared
+            .into_iter()
+            .flat_map(|s| s.event.iter().map(|h| &**h));
+        self.event.iter().copied().chain(shared)
+    }
+
+    /// Hands `envelope` to the chain's event handlers, then to those of `shared` (two plain loops
+    /// rather than [`Chain::event_handlers`]: this is every event's path).
+    pub(crate) fn handle(&self, shared: Option<&Shared>, envelope: &EventEnvelope<'_>) {
+        for handler in &self.event {
+            handler.handle(envelope);
+        }
+        for handler in shared.iter().flat_map(|s| &s.event) {
+            handler.handle(envelope);
+        }
+    }
+
     /// Whether no span or event handler is reachable.
     pub(crate) fn is_empty(&self) -> bool {
         self.span.is_empty() && self.event.is_empty() && !self.shared
@@ -573,16 +605,8 @@ impl Dispatcher {
         let watch = CutWatch::start();
         let envelope = EventEnvelope::new(event, self.name);
         let _guard = HandlerGuard::enter();
-        for handler in &chain.event {
-            handler.handle(&envelope);
-        }
-        if chain.shared
-            && let Some(shared) = self.shared()
-        {
-            for handler in &shared.event {
-                handler.handle(&envelope);
-            }
-        }
+        let shared = if chain.shared { self.shared() } else { None };
+        chain.handle(shared.as_deref(), &envelope);
         watch.finish()
     }
 }

@@ -217,10 +217,8 @@ impl Dispatcher {
     #[must_use]
     pub fn capture_propagation_context(&self) -> PropagationContext {
         let mut captured = capture_propagation_context();
-        for handler in &self.chain().span {
-            handler.capture_propagation(&mut captured.handlers);
-        }
-        for handler in self.shared().iter().flat_map(|s| &s.span) {
+        let shared = self.shared();
+        for handler in self.chain().span_handlers(shared.as_deref()) {
             handler.capture_propagation(&mut captured.handlers);
         }
         captured
@@ -237,10 +235,8 @@ impl Dispatcher {
         value: &Value,
     ) -> Result<ContextGuard, PropagationError> {
         let captured = PropagationContext::from_json(value)?;
-        for handler in &self.chain().span {
-            handler.restore_propagation(&captured.handlers);
-        }
-        for handler in self.shared().iter().flat_map(|s| &s.span) {
+        let shared = self.shared();
+        for handler in self.chain().span_handlers(shared.as_deref()) {
             handler.restore_propagation(&captured.handlers);
         }
         Ok(captured.to_context().attach())

@@ -58,25 +58,15 @@ impl Dispatcher {
     /// ```
     pub fn shutdown(&self) {
         let chain = self.chain();
-        let shared = self.shared().unwrap_or_default();
-        let ours: Vec<*const ()> = chain
-            .span
-            .iter()
-            .map(|h| h.addr())
-            .chain(shared.span.iter().map(|h| h.addr()))
-            .collect();
+        let shared = self.shared();
+        let shared = shared.as_deref();
+        let ours: Vec<*const ()> = chain.span_handlers(shared).map(|h| h.addr()).collect();
         let only = |h: &dyn ErasedSpanHandler| ours.iter().any(|a| ptr::addr_eq(*a, h.addr()));
         open_spans::drain(Some(&only));
-        for handler in &chain.span {
+        for handler in chain.span_handlers(shared) {
             handler.close();
         }
-        for handler in &shared.span {
-            handler.close();
-        }
-        for handler in &chain.event {
-            handler.close();
-        }
-        for handler in &shared.event {
+        for handler in chain.event_handlers(shared) {
             handler.close();
         }
     }

@@ -382,12 +382,7 @@ impl SpanCore {
             Some(self.id),
             self.tags.clone(),
         );
-        for handler in &self.chain.event {
-            handler.handle(&envelope);
-        }
-        for handler in self.shared.iter().flat_map(|s| &s.event) {
-            handler.handle(&envelope);
-        }
+        self.chain.handle(self.shared.as_deref(), &envelope);
     }
 }
 

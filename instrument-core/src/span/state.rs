@@ -72,10 +72,7 @@ impl SpanState {
         instance: Option<&'static str>,
         args: &[Arg<'_>],
     ) -> Option<Self> {
-        let mut place = MaybeUninit::uninit();
-        // SAFETY: `start_at` initialises `place` when it returns true.
-        Self::start_at(&mut place, chain, name, dispatcher, instance, args)
-            .then(|| unsafe { place.assume_init() })
+        Self::start_under(Parent::current(), chain, name, dispatcher, instance, args)
     }
 
     /// As [`SpanState::start`], writing the state in place; `false` (and `place` untouched) when

@@ -3,12 +3,11 @@
 
 use std::collections::HashMap;
 
-use instrument_core::{Context, current_tags};
-use serde_json::Value;
-
 use super::cost::Cost;
+use super::payload;
 use super::totals::CostTotals;
 use super::usage::Usage;
+use instrument_core::{Context, current_tags};
 
 /// What a handler groups its totals by; nothing by default.
 #[derive(Debug, Clone, Default)]
@@ -34,17 +33,9 @@ impl Grouping {
             tag: self
                 .tag
                 .as_ref()
-                .and_then(|key| current_tags().get(key).map(tag_text)),
+                .and_then(|key| current_tags().get(key).map(payload::text)),
             trace: self.trace.then(Context::current_trace_id).flatten(),
         }
-    }
-}
-
-/// A tag's value as a group's name: a string as it is, anything else as its JSON text.
-pub(super) fn tag_text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
     }
 }
 
