@@ -120,7 +120,7 @@ fn main() {
                 move |n| {
                     tracing::dispatcher::with_default(&timing, || {
                         timed(n, |i| {
-                            black_box(tracing_args("what is rust", i as usize));
+                            black_box(tracing_args(black_box("what is rust"), i as usize));
                         })
                     })
                 }
@@ -140,19 +140,6 @@ fn main() {
                 fastrace_batches(n, |i| {
                     black_box(fastrace_shaped(black_box("what is rust"), i as usize));
                 })
-            }),
-        ),
-        (
-            "tracing_shaped",
-            Box::new({
-                let timing = timing.clone();
-                move |n| {
-                    tracing::dispatcher::with_default(&timing, || {
-                        timed(n, |i| {
-                            black_box(tracing_shaped(black_box("what is rust"), i as usize));
-                        })
-                    })
-                }
             }),
         ),
         (
@@ -326,7 +313,7 @@ fn main() {
         ),
         (
             "shaped_vs_tracing",
-            median("ours_shaped") / median("tracing_shaped"),
+            median("ours_shaped") / median("tracing_args"),
         ),
         (
             "shaped_nested4_vs_fastrace",

@@ -79,7 +79,7 @@ pub fn ours_args(query: &str, top_k: usize) -> usize {
 }
 
 /// The shape users write: a `&str` and a number in, a number out, recorded by
-/// `SimpleSpanHandler` (`bench::simple`); `tracing_shaped` and `fastrace_shaped` do the same work.
+/// `SimpleSpanHandler` (`bench::simple`); `tracing_args` and `fastrace_shaped` do the same work.
 #[instrument::span(dispatcher = "bench::simple")]
 #[inline(never)]
 pub fn ours_shaped(query: &str, top_k: usize) -> usize {
@@ -214,22 +214,6 @@ pub fn tracing_args(query: &str, top_k: usize) -> usize {
 #[inline(never)]
 pub async fn tracing_async(x: u64) -> u64 {
     plain(x)
-}
-
-#[tracing::instrument]
-#[inline(never)]
-pub fn tracing_shaped(query: &str, top_k: usize) -> usize {
-    plain(query.len() as u64) as usize + top_k
-}
-
-#[tracing::instrument]
-#[inline(never)]
-pub fn tracing_shaped_nested(query: &str, depth: usize) -> usize {
-    if depth > 1 {
-        tracing_shaped_nested(query, depth - 1)
-    } else {
-        plain(query.len() as u64) as usize
-    }
 }
 
 #[tracing::instrument]
