@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, Poll, Waker};
 
 use common::recorder_on;
+use instrument::handlers::SimpleSpanHandler;
 use instrument::handlers::tracing_bridge::TracingForwarder;
-use instrument::{SHUTDOWN, SpanId, Tags, get_dispatcher, shutdown};
+use instrument::{BatchSpanHandler, EndedSpan, SHUTDOWN, SpanId, Tags, get_dispatcher, shutdown};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 
@@ -41,10 +42,32 @@ fn current_tracing_span() -> Option<&'static str> {
     tracing::Span::current().metadata().map(|m| m.name())
 }
 
+/// A batched handler that notes, when closed, how many spans ended by shutdown it had been given.
+#[derive(Default)]
+struct SeenWhenClosed {
+    seen: std::sync::atomic::AtomicUsize,
+    at_close: Mutex<Vec<usize>>,
+}
+
+impl BatchSpanHandler for SeenWhenClosed {
+    fn handle_batch(&self, spans: &[EndedSpan]) {
+        let shut = spans.iter().filter(|s| s.error() == Some(SHUTDOWN)).count();
+        self.seen
+            .fetch_add(shut, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn close(&self) {
+        let seen = self.seen.load(std::sync::atomic::Ordering::SeqCst);
+        self.at_close.lock().unwrap().push(seen);
+    }
+}
+
 #[test]
 fn shutdown_drops_open_spans_everywhere_and_closes_handlers_once() {
     let d = get_dispatcher("shutdown_test");
     let recorder = recorder_on(d);
+    let simple = d.add_span_handler(SimpleSpanHandler::default());
+    let batched = d.add_batch_span_handler(SeenWhenClosed::default());
 
     // 1. A span open on another thread, blocked inside its body.
     let (entered_tx, entered_rx) = mpsc::channel();
@@ -121,6 +144,24 @@ fn shutdown_drops_open_spans_everywhere_and_closes_handlers_once() {
         2,
         "span and event sides closed"
     );
+    // Batched handlers had every span delivered before they were closed.
+    assert_eq!(*batched.at_close.lock().unwrap(), [4]);
+    let mut kept: Vec<_> = simple
+        .dropped_spans()
+        .into_iter()
+        .map(|s| (s.name, s.error().map(str::to_owned)))
+        .collect();
+    kept.sort();
+    let shut = Some(SHUTDOWN.to_owned());
+    assert_eq!(
+        kept,
+        [
+            ("blocked_on_thread", shut.clone()),
+            ("by_id", shut.clone()),
+            ("held_guard", shut.clone()),
+            ("parked_future", shut)
+        ]
+    );
 
     // The owners finish later: no second end reaches the handlers.
     release_tx.send(()).unwrap();
@@ -140,11 +181,17 @@ fn shutdown_drops_open_spans_everywhere_and_closes_handlers_once() {
         "by-id span was ended by shutdown"
     );
     assert_eq!(recorder.ended().len(), 4);
+    assert_eq!(
+        simple.len(),
+        4,
+        "no second end reaches batched handlers either"
+    );
 
     // A second shutdown is harmless: nothing open, nothing closed twice.
     shutdown();
     assert_eq!(recorder.ended().len(), 4);
     assert_eq!(recorder.closed.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(*batched.at_close.lock().unwrap(), [4], "closed once");
 
     // Spans made afterwards still work.
     d.in_span("after", || ());

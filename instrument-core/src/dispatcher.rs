@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use dashmap::DashMap;
 
+use crate::batch::{BatchSpanHandler, Capture, ErasedBatchHandler};
 use crate::bounded_serialize::CutWatch;
 use crate::callsite::Callsite;
 use crate::context::{self, HandlerGuard};
@@ -36,21 +37,39 @@ pub struct Chain {
     /// The span handlers that follow scopes ([`crate::SpanHandler::FOLLOWS_SCOPE`]), in chain
     /// order: empty for most chains, so that entering a span costs them one length check.
     pub(crate) scoped: Vec<&'static dyn ErasedSpanHandler>,
+    /// The batched span handlers ([`BatchSpanHandler`]), whose spans the core records itself.
+    pub(crate) batch: Vec<&'static dyn ErasedBatchHandler>,
+    /// What the batched handlers ask the core to capture, together.
+    pub(crate) capture: Capture,
 }
 
 impl Chain {
-    fn new(
-        span: Vec<&'static dyn ErasedSpanHandler>,
-        event: Vec<&'static dyn ErasedEventHandler>,
-        shared: bool,
-    ) -> Self {
-        let scoped = span.iter().copied().filter(|h| h.follows_scope()).collect();
+    fn new(handlers: Handlers, shared: bool) -> Self {
+        let scoped = handlers
+            .span
+            .iter()
+            .copied()
+            .filter(|h| h.follows_scope())
+            .collect();
+        let capture = handlers
+            .batch
+            .iter()
+            .fold(Capture::NOTHING, |all, h| all | h.capture());
         Self {
-            span,
-            event,
+            span: handlers.span,
+            event: handlers.event,
             shared,
             scoped,
+            batch: handlers.batch,
+            capture,
         }
+    }
+
+    /// Whether a span of this chain reaches a batched handler: its own, or (when `shared` is
+    /// the span's snapshot) a shared one.
+    #[inline]
+    pub(crate) fn batches(&self, shared: Option<&Shared>) -> bool {
+        !self.batch.is_empty() || shared.is_some_and(|s| !s.batch.is_empty())
     }
 
     /// The span handlers a span of this chain reaches: the chain's, then those of `shared`, the
@@ -87,28 +106,31 @@ impl Chain {
 
     /// Whether no span or event handler is reachable.
     pub(crate) fn is_empty(&self) -> bool {
-        self.span.is_empty() && self.event.is_empty() && !self.shared
+        self.span.is_empty() && self.event.is_empty() && self.batch.is_empty() && !self.shared
     }
 
-    fn same_as(
-        &self,
-        span: &[&'static dyn ErasedSpanHandler],
-        event: &[&'static dyn ErasedEventHandler],
-        shared: bool,
-    ) -> bool {
+    fn same_as(&self, handlers: &Handlers, shared: bool) -> bool {
+        fn same<T: ?Sized>(a: &[&T], b: &[&T], addr: impl Fn(&T) -> *const ()) -> bool {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| ptr::addr_eq(addr(a), addr(b)))
+        }
         self.shared == shared
-            && self.span.len() == span.len()
-            && self.event.len() == event.len()
-            && self
-                .span
-                .iter()
-                .zip(span)
-                .all(|(a, b)| ptr::addr_eq(a.addr(), b.addr()))
-            && self
-                .event
-                .iter()
-                .zip(event)
-                .all(|(a, b)| ptr::addr_eq(a.addr(), b.addr()))
+            && same(&self.span, &handlers.span, |h| h.addr())
+            && same(&self.event, &handlers.event, |h| h.addr())
+            && same(&self.batch, &handlers.batch, |h| h.addr())
+    }
+}
+
+/// The start-up handlers a dispatcher reaches, of each kind, in chain order.
+#[derive(Default)]
+struct Handlers {
+    span: Vec<&'static dyn ErasedSpanHandler>,
+    event: Vec<&'static dyn ErasedEventHandler>,
+    batch: Vec<&'static dyn ErasedBatchHandler>,
+}
+
+impl Handlers {
+    fn is_empty(&self) -> bool {
+        self.span.is_empty() && self.event.is_empty() && self.batch.is_empty()
     }
 }
 
@@ -134,6 +156,8 @@ pub(crate) static EMPTY_CHAIN: Chain = Chain {
     event: Vec::new(),
     shared: false,
     scoped: Vec::new(),
+    batch: Vec::new(),
+    capture: Capture::NOTHING,
 };
 
 /// The shared handlers a dispatcher reaches (its own, then its ancestors' while they propagate),
@@ -143,6 +167,9 @@ pub(crate) static EMPTY_CHAIN: Chain = Chain {
 pub(crate) struct Shared {
     pub(crate) span: Vec<Arc<dyn ErasedSpanHandler>>,
     pub(crate) event: Vec<Arc<dyn ErasedEventHandler>>,
+    pub(crate) batch: Vec<Arc<dyn ErasedBatchHandler>>,
+    /// What the shared batched handlers ask the core to capture, together.
+    pub(crate) capture: Capture,
 }
 
 pub(crate) fn empty_chain_ptr() -> *mut Chain {
@@ -174,10 +201,10 @@ pub struct Dispatcher {
 
 #[derive(Default)]
 struct Own {
-    span: Vec<&'static dyn ErasedSpanHandler>,
-    event: Vec<&'static dyn ErasedEventHandler>,
+    handlers: Handlers,
     shared_span: Vec<Arc<dyn ErasedSpanHandler>>,
     shared_event: Vec<Arc<dyn ErasedEventHandler>>,
+    shared_batch: Vec<Arc<dyn ErasedBatchHandler>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -324,30 +351,36 @@ fn rebuild(config: &mut Config) {
             dispatcher.chain.store(empty_chain_ptr(), Ordering::Release);
             continue;
         }
-        let mut span = Vec::new();
-        let mut event = Vec::new();
+        let mut handlers = Handlers::default();
         let mut shared = Shared::default();
         let mut node = Some(dispatcher);
         while let Some(d) = node {
             let own = d.own.lock().unwrap_or_else(PoisonError::into_inner);
-            span.extend_from_slice(&own.span);
-            event.extend_from_slice(&own.event);
+            handlers.span.extend_from_slice(&own.handlers.span);
+            handlers.event.extend_from_slice(&own.handlers.event);
+            handlers.batch.extend_from_slice(&own.handlers.batch);
             shared.span.extend(own.shared_span.iter().cloned());
             shared.event.extend(own.shared_event.iter().cloned());
+            shared.batch.extend(own.shared_batch.iter().cloned());
             drop(own);
             node = if d.propagate() { d.parent() } else { None };
         }
-        let has_shared = !shared.span.is_empty() || !shared.event.is_empty();
-        let chain: *mut Chain = if span.is_empty() && event.is_empty() && !has_shared {
+        shared.capture = shared
+            .batch
+            .iter()
+            .fold(Capture::NOTHING, |all, h| all | h.capture());
+        let has_shared =
+            !shared.span.is_empty() || !shared.event.is_empty() || !shared.batch.is_empty();
+        let chain: *mut Chain = if handlers.is_empty() && !has_shared {
             empty_chain_ptr()
         } else if let Some(found) = config
             .chains
             .iter()
-            .find(|c| c.same_as(&span, &event, has_shared))
+            .find(|c| c.same_as(&handlers, has_shared))
         {
             ptr::from_ref(*found).cast_mut()
         } else {
-            let chain = Chain::new(span, event, has_shared);
+            let chain = Chain::new(handlers, has_shared);
             let leaked: &'static Chain = Box::leak(Box::new(chain));
             config.chains.push(leaked);
             ptr::from_ref(leaked).cast_mut()
@@ -465,10 +498,13 @@ impl Dispatcher {
         !self.chain().is_empty()
     }
 
-    /// How many span handlers a span made here reaches, shared ones included.
+    /// How many span handlers a span made here reaches, of both kinds, shared ones included.
     #[must_use]
     pub fn span_handler_count(&self) -> usize {
-        self.chain().span.len() + self.shared().map_or(0, |s| s.span.len())
+        let chain = self.chain();
+        chain.span.len()
+            + chain.batch.len()
+            + self.shared().map_or(0, |s| s.span.len() + s.batch.len())
     }
 
     /// How many event handlers an event emitted here reaches, shared ones included.
@@ -491,10 +527,38 @@ impl Dispatcher {
     /// this is the form for start-up registration, the cheapest for every span. For handlers
     /// added and removed as the program runs (per request), use
     /// [`add_shared_span_handler`](Self::add_shared_span_handler).
-    pub fn add_span_handler<H: SpanHandler>(&self, handler: H) -> &'static H {
+    ///
+    /// It takes a handler of either kind ([`AnySpanHandler`]): a [`SpanHandler`], or one of the
+    /// library's batched handlers (`SimpleSpanHandler`); a batched handler of your own is added
+    /// with [`add_batch_span_handler`](Self::add_batch_span_handler).
+    pub fn add_span_handler<H: AnySpanHandler>(&self, handler: H) -> &'static H {
+        H::add_to(handler, self)
+    }
+
+    /// Adds a [`SpanHandler`], and returns it for later reading.
+    fn add_sync_span_handler<H: SpanHandler>(&self, handler: H) -> &'static H {
         let cell = HandlerCell::leak(handler);
-        self.change(|own| own.span.push(cell));
+        self.change(|own| own.handlers.span.push(cell));
         &cell.handler
+    }
+
+    /// Adds a batched span handler to this dispatcher, and returns it for later reading: the
+    /// core records this dispatcher's spans (and those of the dispatchers below it) and hands
+    /// them to it in batches ([`BatchSpanHandler`]). Lives for the rest of the program, as
+    /// [`add_span_handler`](Self::add_span_handler)'s handlers do.
+    pub fn add_batch_span_handler<H: BatchSpanHandler>(&self, handler: H) -> &'static H {
+        let cell = HandlerCell::leak(handler);
+        self.change(|own| own.handlers.batch.push(cell));
+        &cell.handler
+    }
+
+    /// Adds a batched span handler that the program keeps hold of, to remove it later with
+    /// [`remove_span_handler`](Self::remove_span_handler)`(&*handler)`; released once removed and
+    /// once the spans it follows have been delivered to it. See
+    /// [`add_shared_span_handler`](Self::add_shared_span_handler).
+    pub fn add_shared_batch_span_handler<H: BatchSpanHandler>(&self, handler: Arc<H>) {
+        let cell: Arc<dyn ErasedBatchHandler> = HandlerCell::shared(handler);
+        self.change(|own| own.shared_batch.push(cell));
     }
 
     /// Adds an event handler to this dispatcher, and returns it for later reading.
@@ -504,7 +568,7 @@ impl Dispatcher {
     /// request), use [`add_shared_event_handler`](Self::add_shared_event_handler).
     pub fn add_event_handler<H: EventHandler>(&self, handler: H) -> &'static H {
         let cell = HandlerCell::leak(handler);
-        self.change(|own| own.event.push(cell));
+        self.change(|own| own.handlers.event.push(cell));
         &cell.handler
     }
 
@@ -541,7 +605,12 @@ impl Dispatcher {
     /// assert_eq!(per_request.0.load(Ordering::Relaxed), 1);
     /// assert_eq!(Arc::strong_count(&per_request), 1); // released
     /// ```
-    pub fn add_shared_span_handler<H: SpanHandler>(&self, handler: Arc<H>) {
+    pub fn add_shared_span_handler<H: AnySpanHandler>(&self, handler: Arc<H>) {
+        H::add_shared_to(handler, self);
+    }
+
+    /// Adds a shared [`SpanHandler`].
+    fn add_shared_sync_span_handler<H: SpanHandler>(&self, handler: Arc<H>) {
         let cell: Arc<dyn ErasedSpanHandler> = HandlerCell::shared(handler);
         self.change(|own| own.shared_span.push(cell));
     }
@@ -555,13 +624,15 @@ impl Dispatcher {
         self.change(|own| own.shared_event.push(cell));
     }
 
-    /// Removes a span handler added here, by start-up or shared registration; `false` if it was
-    /// not. Spans it already follows still end on it.
-    pub fn remove_span_handler<H: SpanHandler>(&self, handler: &H) -> bool {
+    /// Removes a span handler of either kind added here, by start-up or shared registration;
+    /// `false` if it was not. Spans it already follows still end on it.
+    pub fn remove_span_handler<H: ?Sized>(&self, handler: &H) -> bool {
         let addr = ptr::from_ref(handler).cast::<()>();
         self.change(|own| {
-            remove_by_addr(&mut own.span, addr, |h| h.addr())
+            remove_by_addr(&mut own.handlers.span, addr, |h| h.addr())
                 || remove_by_addr(&mut own.shared_span, addr, |h| h.addr())
+                || remove_by_addr(&mut own.handlers.batch, addr, |h| h.addr())
+                || remove_by_addr(&mut own.shared_batch, addr, |h| h.addr())
         })
     }
 
@@ -570,7 +641,7 @@ impl Dispatcher {
     pub fn remove_event_handler<H: EventHandler>(&self, handler: &H) -> bool {
         let addr = ptr::from_ref(handler).cast::<()>();
         self.change(|own| {
-            remove_by_addr(&mut own.event, addr, |h| h.addr())
+            remove_by_addr(&mut own.handlers.event, addr, |h| h.addr())
                 || remove_by_addr(&mut own.shared_event, addr, |h| h.addr())
         })
     }
@@ -632,15 +703,23 @@ impl Dispatcher {
     /// often it is asked).
     pub(crate) fn close_own_handlers(&self) {
         let own = self.own.lock().unwrap_or_else(PoisonError::into_inner);
-        let span: Vec<_> = own.span.clone();
-        let event: Vec<_> = own.event.clone();
+        let span: Vec<_> = own.handlers.span.clone();
+        let event: Vec<_> = own.handlers.event.clone();
+        let batch: Vec<_> = own.handlers.batch.clone();
         let shared_span = own.shared_span.clone();
         let shared_event = own.shared_event.clone();
+        let shared_batch = own.shared_batch.clone();
         drop(own);
         for h in span {
             h.close();
         }
         for h in shared_span {
+            h.close();
+        }
+        for h in batch {
+            h.close();
+        }
+        for h in shared_batch {
             h.close();
         }
         for h in event {
@@ -699,4 +778,53 @@ macro_rules! dispatcher {
             ::std::sync::OnceLock::new();
         *DISPATCHER.get_or_init(|| $crate::get_dispatcher($name))
     }};
+}
+
+/// A span handler of either kind, as [`Dispatcher::add_span_handler`] and
+/// [`Dispatcher::add_shared_span_handler`] take it: every [`SpanHandler`], and the library's
+/// batched handlers ([`BatchSpanHandler`]s that implement this trait to be added the same way).
+///
+/// A batched handler of your own needs no impl: add it with
+/// [`Dispatcher::add_batch_span_handler`]. To let `add_span_handler` take it, forward to that:
+///
+/// ```
+/// use instrument::{AnySpanHandler, BatchSpanHandler, Dispatcher, EndedSpan};
+/// use std::sync::Arc;
+///
+/// struct Mine;
+/// impl BatchSpanHandler for Mine {
+///     fn handle_batch(&self, _: &[EndedSpan]) {}
+/// }
+/// impl AnySpanHandler for Mine {
+///     fn add_to(handler: Self, dispatcher: &Dispatcher) -> &'static Self {
+///         dispatcher.add_batch_span_handler(handler)
+///     }
+///     fn add_shared_to(handler: Arc<Self>, dispatcher: &Dispatcher) {
+///         dispatcher.add_shared_batch_span_handler(handler);
+///     }
+/// }
+///
+/// instrument::get_dispatcher("doc::any_span_handler").add_span_handler(Mine);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a span handler",
+    label = "not a `SpanHandler`",
+    note = "implement `instrument::SpanHandler`; a `BatchSpanHandler` is added with `add_batch_span_handler`"
+)]
+pub trait AnySpanHandler: Send + Sync + Sized + 'static {
+    /// Adds `handler` to `dispatcher` for the rest of the program.
+    fn add_to(handler: Self, dispatcher: &Dispatcher) -> &'static Self;
+
+    /// Adds `handler` to `dispatcher` as a shared handler, removable later.
+    fn add_shared_to(handler: Arc<Self>, dispatcher: &Dispatcher);
+}
+
+impl<H: SpanHandler> AnySpanHandler for H {
+    fn add_to(handler: Self, dispatcher: &Dispatcher) -> &'static Self {
+        dispatcher.add_sync_span_handler(handler)
+    }
+
+    fn add_shared_to(handler: Arc<Self>, dispatcher: &Dispatcher) {
+        dispatcher.add_shared_sync_span_handler(handler);
+    }
 }

@@ -305,9 +305,14 @@ impl<T: Send + Sync + 'static> HandlerCell<Arc<T>> {
 }
 
 impl<H> HandlerCell<H> {
+    /// The address the handler is known by for removal.
+    pub(crate) fn known_addr(&self) -> *const () {
+        std::ptr::without_provenance(self.addr)
+    }
+
     /// Runs `f`, catching a panic: counted always, reported on stderr the first time.
     #[inline]
-    fn isolate<R>(&self, what: &str, f: impl FnOnce() -> R) -> Option<R> {
+    pub(crate) fn isolate<R>(&self, what: &str, f: impl FnOnce() -> R) -> Option<R> {
         match catch_unwind(AssertUnwindSafe(f)) {
             Ok(value) => Some(value),
             Err(payload) => {
@@ -330,7 +335,7 @@ impl<H> HandlerCell<H> {
         }
     }
 
-    fn close_once(&self, close: impl FnOnce(&H)) {
+    pub(crate) fn close_once(&self, close: impl FnOnce(&H)) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             self.isolate("close", || close(&self.handler));
         }
@@ -463,7 +468,7 @@ impl<H: SpanHandler> ErasedSpanHandler for HandlerCell<H> {
     }
 
     fn addr(&self) -> *const () {
-        std::ptr::without_provenance(self.addr)
+        self.known_addr()
     }
 }
 
@@ -485,6 +490,6 @@ impl<H: EventHandler> ErasedEventHandler for HandlerCell<H> {
     }
 
     fn addr(&self) -> *const () {
-        std::ptr::without_provenance(self.addr)
+        self.known_addr()
     }
 }

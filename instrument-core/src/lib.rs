@@ -32,6 +32,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod args;
+mod batch;
 mod bounded_serialize;
 pub mod callbacks;
 mod callsite;
@@ -62,6 +63,7 @@ mod value_guard;
 pub mod __private;
 
 pub use args::{Arg, REDACTED, SerializeValue};
+pub use batch::{BATCH_LEN, BatchSpanHandler, Capture, EndedSpan, flush};
 pub use bounded_serialize::{Guarded, MAX_DEPTH, TOO_DEEP};
 pub use clock::Timestamp;
 #[cfg(feature = "tokio")]
@@ -69,7 +71,7 @@ pub use context::spawn;
 pub use context::{
     Context, ContextGuard, CurrentSpan, FutureExt, WithContext, current_span, thread,
 };
-pub use dispatcher::{Dispatcher, ROOT_NAME, get_dispatcher, root, set_filter};
+pub use dispatcher::{AnySpanHandler, Dispatcher, ROOT_NAME, get_dispatcher, root, set_filter};
 pub use event::{Event, EventEnvelope};
 pub use events::SpanDropEvent;
 pub use filter::{FILTER_ENV, FilterError};

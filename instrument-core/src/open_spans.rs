@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::fence;
-use crate::handler::ErasedSpanHandler;
 use crate::span::{SpanCore, take_for_shutdown};
 
 const SLOTS_PER_BLOCK: usize = 64;
@@ -181,8 +180,9 @@ fn release_contended(slot: &'static Slot, state: *mut SpanCore) -> bool {
 /// Only one shutdown drains at a time.
 static DRAIN: Mutex<()> = Mutex::new(());
 
-/// Which span handlers a drain ends open spans for: `None` for all (and the spans end for good).
-pub(crate) type Only<'a> = Option<&'a dyn Fn(&dyn ErasedSpanHandler) -> bool>;
+/// Which span handlers, of either kind, a drain ends open spans for, by their address: `None` for
+/// all (and the spans end for good).
+pub(crate) type Only<'a> = Option<&'a dyn Fn(*const ()) -> bool>;
 
 /// Claims every open span and ends it with "dispatcher shutdown": for every handler, or, with
 /// `only`, for the handlers it accepts (the owner then still ends the span for the others).

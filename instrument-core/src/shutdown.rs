@@ -6,8 +6,7 @@
 use std::ptr;
 
 use crate::dispatcher::{self, Dispatcher};
-use crate::handler::ErasedSpanHandler;
-use crate::{manual, open_spans};
+use crate::{batch, manual, open_spans};
 
 /// Drops every open span with `"dispatcher shutdown"`, then calls `close` on every handler once.
 /// Calling it again drops spans opened since, and closes nothing twice.
@@ -19,6 +18,7 @@ use crate::{manual, open_spans};
 pub fn shutdown() {
     open_spans::drain(None);
     manual::forget_open_by_id();
+    batch::flush();
     for dispatcher in dispatcher::dispatchers() {
         dispatcher.close_own_handlers();
     }
@@ -60,10 +60,23 @@ impl Dispatcher {
         let chain = self.chain();
         let shared = self.shared();
         let shared = shared.as_deref();
-        let ours: Vec<*const ()> = chain.span_handlers(shared).map(|h| h.addr()).collect();
-        let only = |h: &dyn ErasedSpanHandler| ours.iter().any(|a| ptr::addr_eq(*a, h.addr()));
+        let batch = chain.batch.iter().copied();
+        let shared_batch = shared
+            .into_iter()
+            .flat_map(|s| s.batch.iter().map(|h| &**h));
+        let batch = || batch.clone().chain(shared_batch.clone());
+        let ours: Vec<*const ()> = chain
+            .span_handlers(shared)
+            .map(|h| h.addr())
+            .chain(batch().map(|h| h.addr()))
+            .collect();
+        let only = |addr: *const ()| ours.iter().any(|a| ptr::addr_eq(*a, addr));
         open_spans::drain(Some(&only));
+        batch::flush();
         for handler in chain.span_handlers(shared) {
+            handler.close();
+        }
+        for handler in batch() {
             handler.close();
         }
         for handler in chain.event_handlers(shared) {

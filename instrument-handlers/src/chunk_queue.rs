@@ -85,6 +85,23 @@ impl<T> ChunkQueue<T> {
         self.len += 1;
     }
 
+    /// Appends every value of `values`, a chunk's room at a time.
+    pub(crate) fn extend(&mut self, values: impl ExactSizeIterator<Item = T>, pool: &ChunkPool<T>) {
+        let mut values = values;
+        while values.len() > 0 {
+            let room = self.chunks.back().map_or(0, |last| CHUNK - last.len());
+            if room == 0 {
+                self.chunks.push_back(pool.take());
+                continue;
+            }
+            let take = room.min(values.len());
+            self.len += take;
+            if let Some(last) = self.chunks.back_mut() {
+                last.extend(values.by_ref().take(take));
+            }
+        }
+    }
+
     #[cfg(test)]
     pub(crate) fn front(&self) -> Option<&T> {
         self.chunks.front()?.front()

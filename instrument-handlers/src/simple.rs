@@ -1,29 +1,19 @@
 //! `SimpleSpanHandler`: keeps every ended span, with its parent, times, metadata and drop error.
 //!
-//! Recording is the hot path, so it stores only `Copy` data (the [`SpanId`]s and the two
-//! [`Timestamp`]s) into the recording thread's own buffer, without a lock; wall-clock times, JSON
-//! maps and strings are made only when the spans are read.
+//! It is a batched handler: the core records the spans, and the handler stores them a batch at a
+//! time, keeping only `Copy` data (the [`SpanId`]s and the two [`Timestamp`]s) per span;
+//! wall-clock times, JSON maps and strings are made only when the spans are read.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use instrument_core::{SpanEnd, SpanHandler, SpanId, SpanStart, Timestamp};
+use instrument_core::{AnySpanHandler, BatchSpanHandler, Dispatcher, EndedSpan, SpanId, Timestamp};
 use serde_json::{Map, Value};
 
-use crate::thread_buffer::{ThreadBuffers, ThreadValues};
-
-/// A thread compares the total with the high-water mark after this many of its own pushes.
-const CHECK_EVERY: usize = 64;
-
-/// How far above the capacity the buffers may grow before they are trimmed back to it: a
-/// fraction of the capacity, so that trimming (which locks every buffer) is rare. Every read trims
-/// first, so readers never see more than the capacity, and the spans evicted are always the ones
-/// that ended first.
-fn slack(capacity: usize) -> usize {
-    (capacity / 8).max(1024)
-}
+use crate::chunk_queue::{CHUNK, ChunkPool, ChunkQueue};
 
 /// How many spans a [`SimpleSpanHandler`] keeps unless told otherwise.
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -88,6 +78,25 @@ struct Record {
 }
 
 impl Record {
+    /// What the handler keeps of an ended span.
+    #[inline]
+    fn of(span: &EndedSpan) -> Self {
+        let error = span.error();
+        let metadata = span.metadata();
+        Self {
+            id: span.id(),
+            parent: span.parent_id(),
+            start: span.start(),
+            end: span.end(),
+            extra: (error.is_some() || !metadata.is_empty()).then(|| {
+                Box::new(Extra {
+                    metadata: metadata.into(),
+                    error: error.map(Into::into),
+                })
+            }),
+        }
+    }
+
     fn to_span(&self) -> SimpleSpan {
         let mut metadata = Map::new();
         let mut dropped = false;
@@ -120,16 +129,15 @@ impl Record {
 /// A span handler that keeps every ended span, for tests, debugging and printing trace trees
 /// (LlamaIndex's `SimpleSpanHandler`).
 ///
-/// It follows spans with no per-span state (`type Span = ()`): [`SpanEnd`] already carries the id,
-/// parent and both timestamps. Recording a span appends a small record to the recording thread's
-/// own buffer, with no lock and no atomic read-modify-write; text and wall-clock times are made
-/// only when you read.
+/// It is a [`BatchSpanHandler`]: the core records each span (id, parent, both timestamps, and
+/// the error and metadata when there are any) and hands the handler a batch at a time, so that
+/// a span costs no call into the handler. Every read first [flushes](instrument_core::flush) the
+/// spans that have ended on any thread, so readers see them all. Text and wall-clock times are
+/// made only when you read.
 ///
-/// It keeps at most [`SimpleSpanHandler::capacity`] spans (by default [`DEFAULT_CAPACITY`]) when
-/// read, and [`SimpleSpanHandler::evicted`] counts the spans it let go. Every read first trims to
-/// the capacity across all threads, the spans that ended first going first. Between reads, storage
-/// may run up to an eighth over the capacity; past that, the recording thread drops its own oldest
-/// spans, so that threads do not stall each other on a shared lock.
+/// It keeps at most [`SimpleSpanHandler::capacity`] spans (by default [`DEFAULT_CAPACITY`]);
+/// past that the spans delivered first are evicted, and [`SimpleSpanHandler::evicted`] counts
+/// them.
 ///
 /// ```
 /// use instrument::handlers::SimpleSpanHandler;
@@ -145,10 +153,10 @@ impl Record {
 /// assert!(handler.format_trace_trees().starts_with("step-"));
 /// ```
 pub struct SimpleSpanHandler {
-    buffers: ThreadBuffers<Record>,
+    kept: Mutex<ChunkQueue<Record>>,
+    /// Where the store's chunks come from and go back to, so that a drain and refill reuse them.
+    pool: ChunkPool<Record>,
     capacity: usize,
-    /// `capacity` plus [`slack`]: the total above which a recording thread trims.
-    high_water: usize,
     evicted: AtomicU64,
 }
 
@@ -170,11 +178,11 @@ impl SimpleSpanHandler {
     pub fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
-            // Room to keep every emptied chunk: a drain gives all the buffers' memory back to
-            // the refill that follows.
-            buffers: ThreadBuffers::new(capacity.saturating_add(slack(capacity))),
+            kept: Mutex::new(ChunkQueue::default()),
+            // Room to keep every emptied chunk: a drain gives all the store's memory back to the
+            // refill that follows.
+            pool: ChunkPool::new(capacity.div_ceil(CHUNK) + 2),
             capacity,
-            high_water: capacity.saturating_add(slack(capacity)),
             evicted: AtomicU64::new(0),
         }
     }
@@ -188,14 +196,14 @@ impl SimpleSpanHandler {
     /// How many spans were evicted to stay within the capacity, since the handler was made.
     #[must_use]
     pub fn evicted(&self) -> u64 {
-        drop(self.lock_all());
+        drop(self.read());
         self.evicted.load(Ordering::Relaxed)
     }
 
     /// How many spans are kept now.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.lock_all().iter().map(|b| b.values().len()).sum()
+        self.read().len()
     }
 
     /// Whether no span is kept.
@@ -224,18 +232,10 @@ impl SimpleSpanHandler {
         self.snapshot(Record::is_dropped)
     }
 
-    /// Copies the records that pass `keep` under the locks, then converts them without the locks,
-    /// so that recording threads wait only for the copy.
+    /// Copies the records that pass `keep` under the lock, then converts them without it, so that
+    /// deliveries wait only for the copy.
     fn snapshot(&self, keep: impl Fn(&Record) -> bool) -> Vec<SimpleSpan> {
-        let mut records: Vec<Record> = {
-            let buffers = self.lock_all();
-            buffers
-                .iter()
-                .flat_map(|b| b.values().iter())
-                .filter(|r| keep(r))
-                .cloned()
-                .collect()
-        };
+        let mut records: Vec<Record> = self.read().iter().filter(|r| keep(r)).cloned().collect();
         records.sort_by_key(|r| r.start);
         records.iter().map(Record::to_span).collect()
     }
@@ -255,49 +255,34 @@ impl SimpleSpanHandler {
     }
 
     fn take_records(&self) -> Vec<Record> {
-        let mut buffers = self.lock_all();
         let mut taken = Vec::new();
-        for buffer in &mut buffers {
-            buffer.take_all(&mut taken);
-        }
+        self.read().take_all(&mut taken, &self.pool);
         taken
     }
 
-    /// Stores one record: the hot path.
-    #[inline]
-    fn push(&self, record: Record) {
-        if self.buffers.push(record).is_multiple_of(CHECK_EVERY) {
-            self.enforce_capacity();
-        }
+    /// The store, with every span that has ended delivered to it first.
+    fn read(&self) -> MutexGuard<'_, ChunkQueue<Record>> {
+        instrument_core::flush();
+        self.lock()
     }
 
-    /// Trims the buffers back to the capacity if together they passed the high-water mark: first
-    /// from this thread's own oldest spans, under its own lock only, so that recording threads do not
-    /// stall each other; then, if this thread holds too few, across all threads, oldest first.
-    #[cold]
-    fn enforce_capacity(&self) {
-        let total = self.buffers.len();
-        if total <= self.high_water {
-            return;
-        }
-        let excess = total - self.capacity;
-        let trimmed = self.buffers.trim_own(excess);
-        self.evicted.fetch_add(trimmed as u64, Ordering::Relaxed);
-        if trimmed < excess {
-            drop(self.lock_all());
-        }
+    fn lock(&self) -> MutexGuard<'_, ChunkQueue<Record>> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Locks every thread's buffer, evicts down to the capacity, and returns the guards.
-    fn lock_all(&self) -> Vec<ThreadValues<'_, Record>> {
-        let mut buffers = self.buffers.lock_all();
-        let total: usize = buffers.iter().map(|b| b.values().len()).sum();
-        if total > self.capacity {
-            let excess = total - self.capacity;
-            evict_oldest(&mut buffers, excess);
-            self.evicted.fetch_add(excess as u64, Ordering::Relaxed);
+    /// Stores records, evicting the oldest past the capacity.
+    fn store(&self, records: impl ExactSizeIterator<Item = Record>) {
+        let mut kept = self.lock();
+        let incoming = records.len();
+        // What would be evicted at once is not stored at all.
+        let skip = incoming.saturating_sub(self.capacity);
+        let excess = (kept.len() + incoming - skip).saturating_sub(self.capacity);
+        kept.drop_front(excess, &self.pool);
+        kept.extend(records.skip(skip), &self.pool);
+        if excess + skip > 0 {
+            self.evicted
+                .fetch_add((excess + skip) as u64, Ordering::Relaxed);
         }
-        buffers
     }
 }
 
@@ -310,73 +295,20 @@ impl std::fmt::Debug for SimpleSpanHandler {
     }
 }
 
-/// Removes the `count` records that ended first across all buffers. Each buffer is in push order,
-/// which is end order for the thread that owns it: a merge over the buffers' fronts counts how many
-/// to take from each, then each drops that many at once.
-fn evict_oldest(buffers: &mut [ThreadValues<'_, Record>], count: usize) {
-    let mut take = vec![0usize; buffers.len()];
-    {
-        let mut fronts: Vec<_> = buffers
-            .iter()
-            .map(|b| b.values().iter().peekable())
-            .collect();
-        for _ in 0..count {
-            let oldest = fronts
-                .iter_mut()
-                .enumerate()
-                .filter_map(|(i, front)| front.peek().map(|r| (r.end, i)))
-                .min();
-            let Some((_, i)) = oldest else { break };
-            fronts[i].next();
-            take[i] += 1;
-        }
-    }
-    for (buffer, count) in buffers.iter_mut().zip(take) {
-        buffer.drop_front(count);
+impl BatchSpanHandler for SimpleSpanHandler {
+    fn handle_batch(&self, spans: &[EndedSpan]) {
+        self.store(spans.iter().map(Record::of));
     }
 }
 
-impl SpanHandler for SimpleSpanHandler {
-    type Span = ();
-
-    #[inline]
-    fn new_span(&self, _start: &SpanStart<'_>) -> Option<()> {
-        Some(())
+/// `add_span_handler` takes it as the batched handler it is.
+impl AnySpanHandler for SimpleSpanHandler {
+    fn add_to(handler: Self, dispatcher: &Dispatcher) -> &'static Self {
+        dispatcher.add_batch_span_handler(handler)
     }
 
-    #[inline]
-    fn prepare_to_exit_span(&self, (): (), end: &SpanEnd<'_>) {
-        let metadata = end.metadata();
-        let extra = if metadata.is_empty() {
-            None
-        } else {
-            Some(Box::new(Extra {
-                metadata: metadata.into(),
-                error: None,
-            }))
-        };
-        self.push(Record {
-            id: end.id(),
-            parent: end.parent_id(),
-            start: end.start(),
-            end: end.end(),
-            extra,
-        });
-    }
-
-    #[cold]
-    fn prepare_to_drop_span(&self, (): (), end: &SpanEnd<'_>) {
-        let error = end.error().unwrap_or_default();
-        self.push(Record {
-            id: end.id(),
-            parent: end.parent_id(),
-            start: end.start(),
-            end: end.end(),
-            extra: Some(Box::new(Extra {
-                metadata: end.metadata().into(),
-                error: Some(error.into_boxed_str()),
-            })),
-        });
+    fn add_shared_to(handler: Arc<Self>, dispatcher: &Dispatcher) {
+        dispatcher.add_shared_batch_span_handler(handler);
     }
 }
 
@@ -397,7 +329,6 @@ mod tests {
     #[test]
     fn records_are_small() {
         assert!(size_of::<Record>() <= 112, "{}", size_of::<Record>());
-        assert_eq!(size_of::<<SimpleSpanHandler as SpanHandler>::Span>(), 0);
     }
 
     #[test]
@@ -407,24 +338,14 @@ mod tests {
     }
 
     #[test]
-    fn eviction_picks_oldest_end_across_threads() {
-        let handler = std::sync::Arc::new(SimpleSpanHandler::with_capacity(2));
-        let t0 = Timestamp::now();
-        let first = Timestamp::now();
-        std::thread::sleep(Duration::from_millis(1));
-        let second = Timestamp::now();
-        std::thread::sleep(Duration::from_millis(1));
-        let third = Timestamp::now();
-        handler.push(record("a1", t0, first));
-        let other = std::sync::Arc::clone(&handler);
-        std::thread::spawn(move || other.push(record("b1", t0, second)))
-            .join()
-            .unwrap();
-        handler.push(record("a2", t0, third));
-        let mut names: Vec<_> = handler.completed().iter().map(|s| s.name).collect();
-        assert_eq!(handler.evicted(), 1);
-        names.sort_unstable();
-        assert_eq!(names, ["a2", "b1"]);
+    fn a_batch_larger_than_the_capacity_keeps_its_newest() {
+        let handler = SimpleSpanHandler::with_capacity(2);
+        let t = Timestamp::now();
+        handler.store([record("a", t, t), record("b", t, t)].into_iter());
+        handler.store([record("c", t, t), record("d", t, t), record("e", t, t)].into_iter());
+        let names: Vec<_> = handler.lock().iter().map(|r| r.id.name()).collect();
+        assert_eq!(names, ["d", "e"]);
+        assert_eq!(handler.evicted.load(Ordering::Relaxed), 3);
     }
 
     #[test]
@@ -444,14 +365,13 @@ mod tests {
     }
 
     #[test]
-    fn buffers_stay_near_capacity_between_reads() {
+    fn the_store_stays_at_capacity() {
         let dispatcher = instrument_core::get_dispatcher("handlers_simple_unit::bounded");
         let handler = dispatcher.add_span_handler(SimpleSpanHandler::with_capacity(10));
         for _ in 0..20_000 {
             dispatcher.in_span("s", || ());
         }
-        let held = handler.buffers.len();
-        assert!(held <= handler.high_water, "{held}");
+        assert!(handler.lock().len() <= 10);
         assert_eq!(handler.len(), 10);
         assert_eq!(handler.evicted(), 19_990);
     }

@@ -151,27 +151,6 @@ impl<T: Send + 'static> ThreadBuffers<T> {
         }
     }
 
-    /// Drops up to `max` of the oldest values this thread appended, under this thread's lock only;
-    /// returns how many it dropped.
-    pub(crate) fn trim_own(&self, max: usize) -> usize {
-        let Ok(Some(buffer)) = MINE.try_with(|mine| {
-            mine.borrow()
-                .iter()
-                .find(|(key, _, _)| *key == self.key)
-                .map(|(_, buffer, _)| buffer.cast::<Buffer<T>>())
-        }) else {
-            return 0;
-        };
-        // SAFETY: as in `push`.
-        let buffer = unsafe { &*buffer };
-        let mut deque = buffer.lock();
-        buffer.spill(&mut deque);
-        let dropped = max.min(deque.len());
-        deque.drop_front(dropped, &buffer.pool);
-        buffer.in_deque.store(deque.len(), Ordering::Relaxed);
-        dropped
-    }
-
     #[cold]
     fn first_push(&self, value: T) -> usize {
         let buffer = Arc::new(Buffer::new(Arc::clone(&self.pool)));
@@ -245,17 +224,6 @@ pub(crate) struct ThreadValues<'a, T: 'static> {
 impl<T: 'static> ThreadValues<'_, T> {
     pub(crate) fn values(&self) -> &ChunkQueue<T> {
         &self.deque
-    }
-
-    /// Drops the `count` oldest values.
-    pub(crate) fn drop_front(&mut self, count: usize) {
-        self.deque.drop_front(count, &self.buffer.pool);
-    }
-
-    /// Moves every value into `into`, oldest first; the buffer keeps its memory for what comes
-    /// next.
-    pub(crate) fn take_all(&mut self, into: &mut Vec<T>) {
-        self.deque.take_all(into, &self.buffer.pool);
     }
 }
 

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::args::Arg;
+use crate::batch::{self, EndedSpan, Extra};
 use crate::clock::Timestamp;
 use crate::context::{HandlerGuard, Scope};
 use crate::dispatcher::{Chain, Shared, shared_of};
@@ -123,14 +124,7 @@ impl<'a> SpanEnd<'a> {
     /// Why the span was dropped, if it was.
     #[must_use]
     pub fn drop_reason(&self) -> Option<DropReason> {
-        match self.outcome {
-            Outcome::Exit(_) => None,
-            Outcome::Error(_) => Some(DropReason::Error),
-            Outcome::Panic(_) => Some(DropReason::Panic),
-            Outcome::Cancelled => Some(DropReason::Cancelled),
-            Outcome::Shutdown => Some(DropReason::Shutdown),
-            Outcome::Dropped(_) => Some(DropReason::Manual),
-        }
+        self.outcome.drop_reason()
     }
 
     /// The error text of a dropped span (LlamaIndex's `err`): the error's `Display`, the panic
@@ -173,11 +167,30 @@ impl fmt::Debug for SpanEnd<'_> {
     }
 }
 
-/// The span values of each handler in the chain that followed the span: inline for the first two.
+/// What the span's handlers are owed at its end: the span values of each handler in the chain
+/// that followed the span (inline for the first two), and for the batched handlers, the
+/// arguments captured at start and which of them have had the span already.
 pub(super) struct HandlerSpans {
     pub(super) live: u8,
     pub(super) inline: [MaybeUninit<SpanSlot>; 2],
     pub(super) more: Vec<(usize, SpanSlot)>,
+    /// The arguments as JSON, when a batched handler captures them.
+    pub(super) batch_args: Option<Value>,
+    /// Batched handlers (by their number in the chain, then the shared snapshot) that a
+    /// dispatcher's shutdown ended the span for already.
+    pub(super) batch_done: u64,
+}
+
+impl HandlerSpans {
+    pub(super) fn new(batch_args: Option<Value>) -> Self {
+        Self {
+            live: 0,
+            inline: [MaybeUninit::uninit(), MaybeUninit::uninit()],
+            more: Vec::new(),
+            batch_args,
+            batch_done: 0,
+        }
+    }
 }
 
 /// The part of a span's state that shutdown may reach from another thread.
@@ -246,14 +259,13 @@ impl SpanCore {
             (&raw mut (*place).shared).write(shared);
             (&raw mut (*place).tags).write(tags);
             (&raw mut (*place).dispatcher).write(dispatcher);
-            (&raw mut (*place).spans).write(UnsafeCell::new(HandlerSpans {
-                live: 0,
-                inline: [MaybeUninit::uninit(), MaybeUninit::uninit()],
-                more: Vec::new(),
-            }));
+            (&raw mut (*place).spans).write(UnsafeCell::new(HandlerSpans::new(None)));
         }
         // SAFETY: initialised just above, and not shared yet.
         let (core, spans) = unsafe { (&*place, &mut *(*place).spans.get()) };
+        if core.capture().args && !args.is_empty() {
+            spans.batch_args = Some(batch_args(args));
+        }
         if chain.span.is_empty() && core.shared.as_ref().is_none_or(|s| s.span.is_empty()) {
             return;
         }
@@ -294,6 +306,16 @@ impl SpanCore {
         }
     }
 
+    /// What the span's batched handlers, the chain's and the shared ones, ask the core to
+    /// capture.
+    #[inline]
+    fn capture(&self) -> batch::Capture {
+        match &self.shared {
+            None => self.chain.capture,
+            Some(shared) => self.chain.capture | shared.capture,
+        }
+    }
+
     /// The span handler numbered `index`: the chain's, then the shared ones. Always `Some` for
     /// the number of a value in `spans`: a value numbered past the chain was made by a handler of
     /// this span's own shared snapshot, which never changes.
@@ -318,7 +340,7 @@ impl SpanCore {
     pub(crate) unsafe fn end(
         &self,
         outcome: &Outcome<'_>,
-        metadata: &[(Cow<'static, str>, Value)],
+        metadata: &mut Vec<(Cow<'static, str>, Value)>,
     ) {
         let end = Timestamp::now();
         let shared_events = self.shared.as_ref().is_some_and(|s| !s.event.is_empty());
@@ -330,7 +352,8 @@ impl SpanCore {
         unsafe { self.end_handlers(outcome, metadata, end) };
     }
 
-    /// Ends the span for the span handlers whose values it still holds.
+    /// Ends the span for the span handlers whose values it still holds, and records it for the
+    /// batched handlers it has not ended for yet.
     ///
     /// # Safety
     /// No one else accesses `spans` now or later.
@@ -338,11 +361,28 @@ impl SpanCore {
     pub(super) unsafe fn end_handlers(
         &self,
         outcome: &Outcome<'_>,
-        metadata: &[(Cow<'static, str>, Value)],
+        metadata: &mut Vec<(Cow<'static, str>, Value)>,
         end: Timestamp,
     ) {
         // SAFETY: exclusive by the caller's guarantee.
         let spans = unsafe { &mut *self.spans.get() };
+        if spans.live != 0 || !spans.more.is_empty() {
+            self.end_sync_handlers(spans, outcome, metadata, end);
+        }
+        if self.chain.batches(self.shared.as_deref()) {
+            self.record_for_batches(spans, outcome, metadata, end);
+        }
+    }
+
+    /// Hands the span handlers their span values back.
+    #[inline]
+    fn end_sync_handlers(
+        &self,
+        spans: &mut HandlerSpans,
+        outcome: &Outcome<'_>,
+        metadata: &[(Cow<'static, str>, Value)],
+        end: Timestamp,
+    ) {
         let _guard = HandlerGuard::enter();
         let cx = SpanEnd {
             core: self,
@@ -367,6 +407,80 @@ impl SpanCore {
                 unsafe { handler.end(slot, &cx) };
             }
         }
+    }
+
+    /// Writes the span's record for its batched handlers, unless a dispatcher's shutdown ended
+    /// it for all of them already.
+    #[inline]
+    fn record_for_batches(
+        &self,
+        spans: &mut HandlerSpans,
+        outcome: &Outcome<'_>,
+        metadata: &mut Vec<(Cow<'static, str>, Value)>,
+        end: Timestamp,
+    ) {
+        let count = self.chain.batch.len() + self.shared.as_ref().map_or(0, |s| s.batch.len());
+        let all = if count >= 64 {
+            u64::MAX
+        } else {
+            (1 << count) - 1
+        };
+        if spans.batch_done != 0 && count < 64 && spans.batch_done & all == all {
+            return;
+        }
+        let capture = self.capture();
+        let result = match outcome {
+            Outcome::Exit(Some(result)) if capture.result => Some(result),
+            _ => None,
+        };
+        let extra = if outcome.drop_reason().is_some()
+            || !metadata.is_empty()
+            || spans.batch_args.is_some()
+            || result.is_some()
+            || (capture.tags && !self.tags.is_empty())
+        {
+            Some(self.extra(spans, outcome, metadata, result, capture))
+        } else {
+            None
+        };
+        let skip = spans.batch_done;
+        batch::record(|| EndedSpan {
+            id: self.id,
+            parent: self.parent,
+            trace: self.trace,
+            start: self.start,
+            end,
+            dispatcher: self.dispatcher,
+            extra,
+            chain: self.chain,
+            shared: self.shared.clone(),
+            skip,
+        });
+    }
+
+    /// What a record carries besides ids and times.
+    #[cold]
+    fn extra(
+        &self,
+        spans: &mut HandlerSpans,
+        outcome: &Outcome<'_>,
+        metadata: &mut Vec<(Cow<'static, str>, Value)>,
+        result: Option<&Arg<'_>>,
+        capture: batch::Capture,
+    ) -> Box<Extra> {
+        Box::new(Extra {
+            drop: outcome
+                .drop_reason()
+                .map(|reason| (reason, outcome_error(outcome).unwrap_or_default().into())),
+            metadata: std::mem::take(metadata),
+            args: spans.batch_args.take(),
+            result: result.map(Arg::to_json),
+            tags: if capture.tags {
+                self.tags.clone()
+            } else {
+                Tags::new()
+            },
+        })
     }
 
     #[cold]
@@ -401,4 +515,14 @@ pub(super) fn trace_of(id: SpanId, parent: Option<SpanId>, current: u128) -> u12
 #[cold]
 fn root_trace(root: SpanId) -> u128 {
     root.uuid().as_u128()
+}
+
+/// The arguments as a JSON object by name, for the batched handlers that capture them.
+#[cold]
+fn batch_args(args: &[Arg<'_>]) -> Value {
+    Value::Object(
+        args.iter()
+            .map(|arg| (arg.name().to_owned(), arg.to_json()))
+            .collect(),
+    )
 }

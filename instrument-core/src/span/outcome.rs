@@ -68,6 +68,21 @@ pub enum Outcome<'a> {
     Dropped(&'a str),
 }
 
+impl Outcome<'_> {
+    /// Why the span was dropped; `None` when it exited.
+    #[must_use]
+    pub fn drop_reason(&self) -> Option<DropReason> {
+        match self {
+            Outcome::Exit(_) => None,
+            Outcome::Error(_) => Some(DropReason::Error),
+            Outcome::Panic(_) => Some(DropReason::Panic),
+            Outcome::Cancelled => Some(DropReason::Cancelled),
+            Outcome::Shutdown => Some(DropReason::Shutdown),
+            Outcome::Dropped(_) => Some(DropReason::Manual),
+        }
+    }
+}
+
 /// Why a span was dropped rather than exited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

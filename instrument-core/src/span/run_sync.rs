@@ -28,10 +28,7 @@ pub fn run_sync<R>(
     body: impl FnOnce(Option<StartHook<'_>>) -> R,
     finish: impl FnOnce(Pin<&mut SpanState>, &R),
 ) -> R {
-    let mut place = Place {
-        state: MaybeUninit::uninit(),
-        started: false,
-    };
+    let mut place = Place::empty();
     let mut scope = None;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         body(Some(&mut |args: &[Arg<'_>]| {
@@ -73,6 +70,19 @@ pub(super) struct Place {
 }
 
 impl Place {
+    /// An unstarted place, its state left uninitialised: written field by field, because a
+    /// struct literal holding `MaybeUninit::uninit()` is zero-filled here (337 bytes of `memset`
+    /// per span, measured with callgrind).
+    #[inline(always)]
+    fn empty() -> Self {
+        let mut place = MaybeUninit::<Self>::uninit();
+        // SAFETY: `started` is the only field that needs a value; `state` is `MaybeUninit`.
+        unsafe {
+            (&raw mut (*place.as_mut_ptr()).started).write(false);
+            place.assume_init()
+        }
+    }
+
     pub(super) fn pinned(&mut self) -> Option<Pin<&mut SpanState>> {
         // SAFETY: `state` is initialised when `started`; `Place` is a local of `run_sync` that is
         // never moved, and its Drop drops the state in place, so the pin's guarantees hold.

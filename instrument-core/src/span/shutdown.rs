@@ -1,7 +1,6 @@
 //! Taking an open span's handler values for shutdown.
 
 use std::cell::UnsafeCell;
-use std::mem::MaybeUninit;
 
 use crate::clock::Timestamp;
 use crate::open_spans::Only;
@@ -36,15 +35,20 @@ pub(crate) unsafe fn take_for_shutdown(core: &SpanCore, only: Only<'_>) -> Optio
             // originals are left with no bits set, so they are never read again.
             inline: unsafe { std::ptr::read(&raw const spans.inline) },
             more: std::mem::take(&mut spans.more),
+            batch_args: spans.batch_args.take(),
+            batch_done: std::mem::replace(&mut spans.batch_done, u64::MAX),
         },
         Some(accept) => {
-            let mut moved = HandlerSpans {
-                live: 0,
-                inline: [MaybeUninit::uninit(), MaybeUninit::uninit()],
-                more: Vec::new(),
-            };
+            let batch = accepted_batch_handlers(core, spans.batch_done, accept);
+            spans.batch_done |= batch;
+            let mut moved = HandlerSpans::new(if batch == 0 {
+                None
+            } else {
+                spans.batch_args.clone()
+            });
+            moved.batch_done = !batch;
             for index in 0..2 {
-                if spans.live & (1 << index) != 0 && accept(core.chain.span[index]) {
+                if spans.live & (1 << index) != 0 && accept(core.chain.span[index].addr()) {
                     spans.live &= !(1 << index);
                     // SAFETY: the bit said the slot was initialised; it is cleared here, so the
                     // value has one owner, the copy.
@@ -52,12 +56,15 @@ pub(crate) unsafe fn take_for_shutdown(core: &SpanCore, only: Only<'_>) -> Optio
                     moved.live |= 1 << index;
                 }
             }
-            let (taken, kept) = std::mem::take(&mut spans.more)
-                .into_iter()
-                .partition(|(index, _)| core.span_handler(*index).is_some_and(accept));
+            let (taken, kept) =
+                std::mem::take(&mut spans.more)
+                    .into_iter()
+                    .partition(|(index, _)| {
+                        core.span_handler(*index).is_some_and(|h| accept(h.addr()))
+                    });
             spans.more = kept;
             moved.more = taken;
-            if moved.live == 0 && moved.more.is_empty() {
+            if moved.live == 0 && moved.more.is_empty() && batch == 0 {
                 return None;
             }
             moved
@@ -79,16 +86,34 @@ pub(crate) unsafe fn take_for_shutdown(core: &SpanCore, only: Only<'_>) -> Optio
     })
 }
 
+/// The batched handlers of the span (numbered as in its record's `skip`) that `accept` takes and
+/// that have not had the span yet.
+fn accepted_batch_handlers(core: &SpanCore, done: u64, accept: &dyn Fn(*const ()) -> bool) -> u64 {
+    let shared = core
+        .shared
+        .iter()
+        .flat_map(|s| s.batch.iter().map(|h| &**h));
+    core.chain
+        .batch
+        .iter()
+        .copied()
+        .chain(shared)
+        .take(64)
+        .enumerate()
+        .filter(|(index, handler)| done & (1 << index) == 0 && accept(handler.addr()))
+        .fold(0, |mask, (index, _)| mask | 1 << index)
+}
+
 impl Taken {
     /// Ends the taken span with "dispatcher shutdown" for the handlers whose values were taken.
     pub(crate) fn end(self) {
         // SAFETY: `self` owns its copy of the handlers' span values.
         unsafe {
             if self.whole {
-                self.core.end(&Outcome::Shutdown, &[]);
+                self.core.end(&Outcome::Shutdown, &mut Vec::new());
             } else {
                 self.core
-                    .end_handlers(&Outcome::Shutdown, &[], Timestamp::now());
+                    .end_handlers(&Outcome::Shutdown, &mut Vec::new(), Timestamp::now());
             }
         }
     }

@@ -256,7 +256,7 @@ impl SpanState {
             return; // shutdown ended it
         }
         // SAFETY: we own the right to end the span: never registered, or released by us.
-        unsafe { self.core.end(outcome, &self.metadata) };
+        unsafe { self.core.end(outcome, &mut self.metadata) };
     }
 }
 
