@@ -174,15 +174,16 @@ pub(super) struct HandlerSpans {
     pub(super) live: u8,
     pub(super) inline: [MaybeUninit<SpanSlot>; 2],
     pub(super) more: Vec<(usize, SpanSlot)>,
-    /// The arguments as JSON, when a batched handler captures them.
-    pub(super) batch_args: Option<Value>,
+    /// The arguments as JSON, when a batched handler captures them (boxed: an `async fn`'s future
+    /// carries this state, and is moved whole).
+    pub(super) batch_args: Option<Box<Value>>,
     /// Batched handlers (by their number in the chain, then the shared snapshot) that a
     /// dispatcher's shutdown ended the span for already.
     pub(super) batch_done: u64,
 }
 
 impl HandlerSpans {
-    pub(super) fn new(batch_args: Option<Value>) -> Self {
+    pub(super) fn new(batch_args: Option<Box<Value>>) -> Self {
         Self {
             live: 0,
             inline: [MaybeUninit::uninit(), MaybeUninit::uninit()],
@@ -264,7 +265,7 @@ impl SpanCore {
         // SAFETY: initialised just above, and not shared yet.
         let (core, spans) = unsafe { (&*place, &mut *(*place).spans.get()) };
         if core.capture().args && !args.is_empty() {
-            spans.batch_args = Some(batch_args(args));
+            spans.batch_args = Some(Box::new(batch_args(args)));
         }
         if chain.span.is_empty() && core.shared.as_ref().is_none_or(|s| s.span.is_empty()) {
             return;
@@ -473,7 +474,7 @@ impl SpanCore {
                 .drop_reason()
                 .map(|reason| (reason, outcome_error(outcome).unwrap_or_default().into())),
             metadata: std::mem::take(metadata),
-            args: spans.batch_args.take(),
+            args: spans.batch_args.take().map(|args| *args),
             result: result.map(Arg::to_json),
             tags: if capture.tags {
                 self.tags.clone()
