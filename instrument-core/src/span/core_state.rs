@@ -173,24 +173,48 @@ impl fmt::Debug for SpanEnd<'_> {
 pub(super) struct HandlerSpans {
     pub(super) live: u8,
     pub(super) inline: [MaybeUninit<SpanSlot>; 2],
+    /// Everything most spans lack, out of line: an `async fn`'s future carries this state and is
+    /// moved whole, so each word here is paid by every async span.
+    pub(super) rare: Option<Box<Rare>>,
+}
+
+/// The part of [`HandlerSpans`] most spans do without.
+#[derive(Default)]
+pub(super) struct Rare {
+    /// Span values of the handlers past the first two, by their number.
     pub(super) more: Vec<(usize, SpanSlot)>,
-    /// The arguments as JSON, when a batched handler captures them (boxed: an `async fn`'s future
-    /// carries this state, and is moved whole).
-    pub(super) batch_args: Option<Box<Value>>,
+    /// The arguments as JSON, when a batched handler captures them.
+    pub(super) batch_args: Option<Value>,
     /// Batched handlers (by their number in the chain, then the shared snapshot) that a
     /// dispatcher's shutdown ended the span for already.
     pub(super) batch_done: u64,
 }
 
 impl HandlerSpans {
-    pub(super) fn new(batch_args: Option<Box<Value>>) -> Self {
+    pub(super) fn new() -> Self {
         Self {
             live: 0,
             inline: [MaybeUninit::uninit(), MaybeUninit::uninit()],
-            more: Vec::new(),
-            batch_args,
-            batch_done: 0,
+            rare: None,
         }
+    }
+
+    /// The rare part, made on first use.
+    #[cold]
+    pub(super) fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// The batched handlers that have had the span already.
+    #[inline]
+    pub(super) fn batch_done(&self) -> u64 {
+        self.rare.as_ref().map_or(0, |rare| rare.batch_done)
+    }
+
+    /// Whether span values of handlers past the first two are held.
+    #[inline]
+    fn has_more(&self) -> bool {
+        self.rare.as_ref().is_some_and(|rare| !rare.more.is_empty())
     }
 }
 
@@ -260,12 +284,12 @@ impl SpanCore {
             (&raw mut (*place).shared).write(shared);
             (&raw mut (*place).tags).write(tags);
             (&raw mut (*place).dispatcher).write(dispatcher);
-            (&raw mut (*place).spans).write(UnsafeCell::new(HandlerSpans::new(None)));
+            (&raw mut (*place).spans).write(UnsafeCell::new(HandlerSpans::new()));
         }
         // SAFETY: initialised just above, and not shared yet.
         let (core, spans) = unsafe { (&*place, &mut *(*place).spans.get()) };
         if core.capture().args && !args.is_empty() {
-            spans.batch_args = Some(Box::new(batch_args(args)));
+            spans.rare().batch_args = Some(batch_args(args));
         }
         if chain.span.is_empty() && core.shared.as_ref().is_none_or(|s| s.span.is_empty()) {
             return;
@@ -287,7 +311,7 @@ impl SpanCore {
                     spans.inline[index].write(slot);
                     spans.live |= 1 << index;
                 } else {
-                    spans.more.push((index, slot));
+                    spans.rare().more.push((index, slot));
                 }
             }
         }
@@ -302,7 +326,7 @@ impl SpanCore {
     fn start_shared(shared: &Shared, first: usize, cx: &SpanStart<'_>, spans: &mut HandlerSpans) {
         for (index, handler) in shared.span.iter().enumerate() {
             if let Some(slot) = handler.new_span(cx) {
-                spans.more.push((first + index, slot));
+                spans.rare().more.push((first + index, slot));
             }
         }
     }
@@ -367,7 +391,7 @@ impl SpanCore {
     ) {
         // SAFETY: exclusive by the caller's guarantee.
         let spans = unsafe { &mut *self.spans.get() };
-        if spans.live != 0 || !spans.more.is_empty() {
+        if spans.live != 0 || spans.has_more() {
             self.end_sync_handlers(spans, outcome, metadata, end);
         }
         if self.chain.batches(self.shared.as_deref()) {
@@ -402,7 +426,11 @@ impl SpanCore {
                 }
             }
         }
-        for (index, slot) in spans.more.drain(..) {
+        let more = spans
+            .rare
+            .as_mut()
+            .map(|rare| std::mem::take(&mut rare.more));
+        for (index, slot) in more.into_iter().flatten() {
             if let Some(handler) = self.span_handler(index) {
                 // SAFETY: made by this handler's `new_span`.
                 unsafe { handler.end(slot, &cx) };
@@ -426,7 +454,8 @@ impl SpanCore {
         } else {
             (1 << count) - 1
         };
-        if spans.batch_done != 0 && count < 64 && spans.batch_done & all == all {
+        let done = spans.batch_done();
+        if done != 0 && count < 64 && done & all == all {
             return;
         }
         let capture = self.capture();
@@ -436,7 +465,10 @@ impl SpanCore {
         };
         let extra = if outcome.drop_reason().is_some()
             || !metadata.is_empty()
-            || spans.batch_args.is_some()
+            || spans
+                .rare
+                .as_ref()
+                .is_some_and(|rare| rare.batch_args.is_some())
             || result.is_some()
             || (capture.tags && !self.tags.is_empty())
         {
@@ -444,7 +476,7 @@ impl SpanCore {
         } else {
             None
         };
-        let skip = spans.batch_done;
+        let skip = done;
         batch::record(|| EndedSpan {
             id: self.id,
             parent: self.parent,
@@ -474,7 +506,7 @@ impl SpanCore {
                 .drop_reason()
                 .map(|reason| (reason, outcome_error(outcome).unwrap_or_default().into())),
             metadata: std::mem::take(metadata),
-            args: spans.batch_args.take().map(|args| *args),
+            args: spans.rare.as_mut().and_then(|rare| rare.batch_args.take()),
             result: result.map(Arg::to_json),
             tags: if capture.tags {
                 self.tags.clone()

@@ -34,19 +34,19 @@ pub(crate) unsafe fn take_for_shutdown(core: &SpanCore, only: Only<'_>) -> Optio
             // SAFETY: the `live` bits, moved along, say which of these are initialised; the
             // originals are left with no bits set, so they are never read again.
             inline: unsafe { std::ptr::read(&raw const spans.inline) },
-            more: std::mem::take(&mut spans.more),
-            batch_args: spans.batch_args.take(),
-            batch_done: std::mem::replace(&mut spans.batch_done, u64::MAX),
+            rare: spans.rare.take(),
         },
         Some(accept) => {
-            let batch = accepted_batch_handlers(core, spans.batch_done, accept);
-            spans.batch_done |= batch;
-            let mut moved = HandlerSpans::new(if batch == 0 {
-                None
-            } else {
-                spans.batch_args.clone()
-            });
-            moved.batch_done = !batch;
+            let batch = accepted_batch_handlers(core, spans.batch_done(), accept);
+            let mut moved = HandlerSpans::new();
+            if batch != 0 {
+                let rare = spans.rare();
+                rare.batch_done |= batch;
+                let args = rare.batch_args.clone();
+                let moved_rare = moved.rare();
+                moved_rare.batch_done = !batch;
+                moved_rare.batch_args = args;
+            }
             for index in 0..2 {
                 if spans.live & (1 << index) != 0 && accept(core.chain.span[index].addr()) {
                     spans.live &= !(1 << index);
@@ -56,16 +56,23 @@ pub(crate) unsafe fn take_for_shutdown(core: &SpanCore, only: Only<'_>) -> Optio
                     moved.live |= 1 << index;
                 }
             }
-            let (taken, kept) =
-                std::mem::take(&mut spans.more)
+            if let Some(rare) = spans.rare.as_mut() {
+                let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut rare.more)
                     .into_iter()
                     .partition(|(index, _)| {
                         core.span_handler(*index).is_some_and(|h| accept(h.addr()))
                     });
-            spans.more = kept;
-            moved.more = taken;
-            if moved.live == 0 && moved.more.is_empty() && batch == 0 {
+                rare.more = kept;
+                if !taken.is_empty() {
+                    moved.rare().more = taken;
+                }
+            }
+            if moved.live == 0 && moved.rare.is_none() {
                 return None;
+            }
+            if batch == 0 {
+                // Only span handlers were taken: the record goes to no batched handler.
+                moved.rare().batch_done = u64::MAX;
             }
             moved
         }
