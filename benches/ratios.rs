@@ -11,6 +11,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use cases::*;
+use instrument::get_dispatcher;
 
 const ROUNDS: usize = 21;
 const SAMPLE_MS: u64 = 15;
@@ -131,6 +132,41 @@ fn main() {
             Box::new(|n| {
                 timed(n, |i| {
                     black_box(ours_shaped(black_box("what is rust"), i as usize));
+                })
+            }),
+        ),
+        (
+            "plain_shaped",
+            Box::new(|n| {
+                timed(n, |i| {
+                    black_box(plain_shaped(black_box("what is rust"), i as usize));
+                })
+            }),
+        ),
+        (
+            "ours_shaped_idle",
+            Box::new(|n| {
+                timed(n, |i| {
+                    black_box(ours_shaped_idle(black_box("what is rust"), i as usize));
+                })
+            }),
+        ),
+        (
+            "ours_sampled_root",
+            Box::new(|n| {
+                timed(n, |i| {
+                    black_box(ours_sampled(black_box("what is rust"), i as usize));
+                })
+            }),
+        ),
+        (
+            "ours_sampled_child",
+            Box::new(|n| {
+                // One left-out root around the timed loop: every call is a child left out.
+                get_dispatcher(SAMPLED).in_span("left_out_root", || {
+                    timed(n, |i| {
+                        black_box(ours_sampled(black_box("what is rust"), i as usize));
+                    })
                 })
             }),
         ),
@@ -287,6 +323,18 @@ fn main() {
     let two = median("ours_2_threads");
     let ratios = [
         ("idle_vs_plain_ns", median("ours_idle") - median("plain")),
+        (
+            "shaped_idle_vs_plain_ns",
+            median("ours_shaped_idle") - median("plain_shaped"),
+        ),
+        (
+            "sampled_root_vs_plain_ns",
+            median("ours_sampled_root") - median("plain_shaped"),
+        ),
+        (
+            "sampled_child_vs_plain_ns",
+            median("ours_sampled_child") - median("plain_shaped"),
+        ),
         (
             "recorded_vs_fastrace",
             median("ours_recorded") / median("fastrace_child"),

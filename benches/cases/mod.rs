@@ -33,6 +33,8 @@ pub const ARGS: &str = "bench::args";
 pub const EVENT: &str = "bench::event";
 pub const ASYNC: &str = "bench::async";
 pub const FORWARD: &str = "bench::forward";
+/// Recorded by a `SimpleSpanHandler`, with head sampling keeping no trace.
+pub const SAMPLED: &str = "bench::sampled";
 
 #[instrument::span(dispatcher = "bench::idle")]
 #[inline(never)]
@@ -83,6 +85,27 @@ pub fn ours_args(query: &str, top_k: usize) -> usize {
 #[instrument::span(dispatcher = "bench::simple")]
 #[inline(never)]
 pub fn ours_shaped(query: &str, top_k: usize) -> usize {
+    plain(query.len() as u64) as usize + top_k
+}
+
+/// `ours_shaped`'s work with no span at all.
+#[inline(never)]
+pub fn plain_shaped(query: &str, top_k: usize) -> usize {
+    plain(query.len() as u64) as usize + top_k
+}
+
+/// `ours_shaped` on a dispatcher with no handler.
+#[instrument::span(dispatcher = "bench::idle")]
+#[inline(never)]
+pub fn ours_shaped_idle(query: &str, top_k: usize) -> usize {
+    plain(query.len() as u64) as usize + top_k
+}
+
+/// `ours_shaped` on a dispatcher whose sampler keeps no trace: called outside any span, each call
+/// is a root left out; inside a left-out span, a child left out.
+#[instrument::span(dispatcher = "bench::sampled")]
+#[inline(never)]
+pub fn ours_sampled(query: &str, top_k: usize) -> usize {
     plain(query.len() as u64) as usize + top_k
 }
 
@@ -182,6 +205,8 @@ pub fn setup_instrument() -> &'static SimpleSpanHandler {
         get_dispatcher(EVENT).add_event_handler(NoopEvents);
         get_dispatcher(ASYNC).add_span_handler(SimpleSpanHandler::default());
         TracingForwarder::new().install(get_dispatcher(FORWARD));
+        get_dispatcher(SAMPLED).add_span_handler(SimpleSpanHandler::default());
+        instrument::set_filter(&format!("{SAMPLED}=0.0")).expect("a valid filter");
         get_dispatcher(SIMPLE).add_span_handler(SimpleSpanHandler::default())
     })
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 use dashmap::DashMap;
 
+use crate::context;
 use crate::dispatcher::{Chain, Dispatcher, empty_chain_ptr, register_callsite};
 
 /// One `#[span]` function's cached view of its dispatcher. Not API: made by the macro.
@@ -52,7 +53,8 @@ impl Callsite {
         }
     }
 
-    /// The chain to record into, or `None` when no handler is reachable: one load and a branch.
+    /// The chain to record into, or `None` when no handler is reachable (one load and a branch)
+    /// or the code runs in a trace a sampler left out (one thread-local read more).
     #[inline(always)]
     pub fn chain(&'static self) -> Option<&'static Chain> {
         let chain = self.chain.load(Ordering::Acquire);
@@ -69,6 +71,9 @@ impl Callsite {
             if ptr::eq(chain, empty_chain_ptr()) {
                 return None;
             }
+        }
+        if context::sampled_out_here() {
+            return None;
         }
         // SAFETY: chains are leaked, so a non-null chain pointer is valid for 'static.
         Some(unsafe { &*chain })

@@ -110,12 +110,25 @@ fn current_followers(span: Option<SpanId>) -> Option<&'static dyn ScopeFollowers
     (Some(id) == span).then_some(followers)
 }
 
+/// [`Saved::recording`]: the current span was carried in by a context (nothing records into it
+/// here).
+pub(crate) const CARRIED: usize = 0;
+/// [`Saved::recording`]: the current span is a span's own scope, which collects what is recorded.
+pub(crate) const RECORDING: usize = 1;
+/// [`Saved::recording`]: the current scope is a span its sampler left out, or a context taken in
+/// one: no span starts under it.
+pub(crate) const UNSAMPLED: usize = 2;
+
+/// The current span as code inside it sees it; `None` outside any span and in a left-out trace.
 #[inline]
 pub(crate) fn current() -> Option<Current> {
     let saved = CURRENT.with(Cell::get);
+    if saved.recording == UNSAMPLED {
+        return None;
+    }
     Some(Current {
         id: saved.id?,
-        recording: saved.recording != 0,
+        recording: saved.recording == RECORDING,
     })
 }
 
@@ -124,24 +137,37 @@ pub(crate) fn current() -> Option<Current> {
 /// stall the CPU's store-to-load forwarding.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Saved {
-    id: Option<SpanId>,
-    recording: usize,
+    pub(crate) id: Option<SpanId>,
+    /// [`CARRIED`], [`RECORDING`] or [`UNSAMPLED`].
+    pub(crate) recording: usize,
     /// The trace-id of the current span's trace, as a `u128` (zero outside any trace): fixed when
     /// a root span starts (its UUID, or the trace its context carries) and set with the current
     /// span, so that every descendant, on any thread or task, names the same trace.
-    trace: u128,
+    pub(crate) trace: u128,
 }
 
 /// Makes `id` the current span, in trace `trace`; returns what was current, for [`restore`].
 #[inline]
-fn replace(id: Option<SpanId>, recording: bool, trace: u128) -> Saved {
+fn replace(id: Option<SpanId>, recording: usize, trace: u128) -> Saved {
     CURRENT.with(|c| {
         c.replace(Saved {
             id,
-            recording: usize::from(recording),
+            recording,
             trace,
         })
     })
+}
+
+/// Whether this code runs in a trace a sampler left out, where no span starts.
+#[inline]
+pub(crate) fn sampled_out_here() -> bool {
+    CURRENT.with(Cell::get).recording == UNSAMPLED
+}
+
+/// What is current on this thread: one read for a span that is starting.
+#[inline]
+pub(crate) fn current_saved() -> Saved {
+    CURRENT.with(Cell::get)
 }
 
 #[inline]
@@ -161,7 +187,7 @@ pub(crate) fn current_id() -> Option<SpanId> {
 }
 
 /// The current context's W3C trace.
-fn trace() -> Option<Arc<TraceParent>> {
+pub(crate) fn trace() -> Option<Arc<TraceParent>> {
     TRACE
         .try_with(|t| {
             let trace = t.take();
@@ -215,9 +241,10 @@ pub(crate) struct Scope {
 }
 
 impl Scope {
+    /// Enters span `id`'s scope: [`RECORDING`], or [`UNSAMPLED`] for a span its sampler left out.
     #[inline]
-    pub(crate) fn enter(id: SpanId, trace: u128) -> Self {
-        let prev = replace(Some(id), true, trace);
+    pub(crate) fn enter(id: SpanId, trace: u128, recording: usize) -> Self {
+        let prev = replace(Some(id), recording, trace);
         let mark = RECORDED_LEN.with(Cell::get);
         Self {
             prev,
@@ -389,6 +416,9 @@ pub struct Context {
     /// The span handlers that follow the span's scopes, when the context was captured inside it:
     /// attaching the context enters the span for them too.
     pub(crate) followers: Option<&'static dyn ScopeFollowers>,
+    /// Taken inside a span its sampler left out: no span starts under it, and a `traceparent`
+    /// injected from it says "not sampled".
+    pub(crate) sampled_out: bool,
 }
 
 impl std::fmt::Debug for dyn ScopeFollowers {
@@ -401,9 +431,11 @@ impl Context {
     /// The current span and tags of this thread or task.
     #[must_use]
     pub fn current() -> Self {
-        let trace_id = current_trace();
-        let span = current_id();
+        let saved = current_saved();
+        let trace_id = saved.trace;
+        let span = saved.id;
         Self {
+            sampled_out: saved.recording == UNSAMPLED,
             span,
             followers: current_followers(span),
             tags: tags(),
@@ -423,6 +455,7 @@ impl Context {
             trace: None,
             trace_id: 0,
             followers: None,
+            sampled_out: false,
         }
     }
 
@@ -461,7 +494,8 @@ impl Context {
     /// Makes this context current until the guard is dropped.
     #[must_use = "the context is restored when the guard is dropped"]
     pub fn attach(&self) -> ContextGuard {
-        let prev_span = replace(self.span, false, self.effective_trace());
+        let recording = if self.sampled_out { UNSAMPLED } else { CARRIED };
+        let prev_span = replace(self.span, recording, self.effective_trace());
         let prev_tags = TagsGuard::set(self.tags.clone());
         let followed = match (self.span, self.followers) {
             (Some(id), Some(followers)) => {

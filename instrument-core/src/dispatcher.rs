@@ -41,10 +41,40 @@ pub struct Chain {
     pub(crate) batch: Vec<&'static dyn ErasedBatchHandler>,
     /// What the batched handlers ask the core to capture, together.
     pub(crate) capture: Capture,
+    /// The share of traces kept, as a threshold on a trace-id's hash ([`KEEP_ALL`]: every
+    /// trace, and no decision is made).
+    pub(crate) sample: u64,
+}
+
+/// [`Chain::sample`] when every trace is kept.
+pub(crate) const KEEP_ALL: u64 = u64::MAX;
+
+/// The sampling threshold for keeping `ratio` (0 to 1) of the traces.
+fn threshold(ratio: f64) -> u64 {
+    if ratio >= 1.0 {
+        KEEP_ALL
+    } else {
+        // Exact enough: a threshold of 2^64 * ratio, the cast saturating at the ends.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let threshold = (ratio * 18_446_744_073_709_551_616.0) as u64;
+        threshold.min(KEEP_ALL - 1)
+    }
 }
 
 impl Chain {
-    fn new(handlers: Handlers, shared: bool) -> Self {
+    /// Whether a trace whose id is `trace` is kept: its hash falls under the threshold.
+    #[inline]
+    pub(crate) fn keeps_trace(&self, trace: u128) -> bool {
+        self.sample == KEEP_ALL || {
+            // Both halves, mixed, so that ids with fixed bits (a UUID's version and variant)
+            // spread evenly.
+            #[allow(clippy::cast_possible_truncation)]
+            let folded = (trace as u64) ^ ((trace >> 64) as u64).rotate_left(32);
+            folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) < self.sample
+        }
+    }
+
+    fn new(handlers: Handlers, shared: bool, sample: u64) -> Self {
         let scoped = handlers
             .span
             .iter()
@@ -62,6 +92,7 @@ impl Chain {
             scoped,
             batch: handlers.batch,
             capture,
+            sample,
         }
     }
 
@@ -109,11 +140,12 @@ impl Chain {
         self.span.is_empty() && self.event.is_empty() && self.batch.is_empty() && !self.shared
     }
 
-    fn same_as(&self, handlers: &Handlers, shared: bool) -> bool {
+    fn same_as(&self, handlers: &Handlers, shared: bool, sample: u64) -> bool {
         fn same<T: ?Sized>(a: &[&T], b: &[&T], addr: impl Fn(&T) -> *const ()) -> bool {
             a.len() == b.len() && a.iter().zip(b).all(|(a, b)| ptr::addr_eq(addr(a), addr(b)))
         }
         self.shared == shared
+            && self.sample == sample
             && same(&self.span, &handlers.span, |h| h.addr())
             && same(&self.event, &handlers.event, |h| h.addr())
             && same(&self.batch, &handlers.batch, |h| h.addr())
@@ -158,6 +190,19 @@ pub(crate) static EMPTY_CHAIN: Chain = Chain {
     scoped: Vec::new(),
     batch: Vec::new(),
     capture: Capture::NOTHING,
+    sample: KEEP_ALL,
+};
+
+/// The chain of a span its dispatcher's sampler left out: it reaches no handler, and entering
+/// the span marks its scope as not sampled, so that the spans below it are left out too.
+pub(crate) static UNSAMPLED_CHAIN: Chain = Chain {
+    span: Vec::new(),
+    event: Vec::new(),
+    shared: false,
+    scoped: Vec::new(),
+    batch: Vec::new(),
+    capture: Capture::NOTHING,
+    sample: KEEP_ALL,
 };
 
 /// The shared handlers a dispatcher reaches (its own, then its ancestors' while they propagate),
@@ -342,7 +387,7 @@ fn nearest_ancestor(name: &str) -> Option<&'static Dispatcher> {
 fn rebuild(config: &mut Config) {
     let filter = filter::current();
     for dispatcher in config.dispatchers.clone() {
-        if !filter.allows(dispatcher.name) {
+        let Some(ratio) = filter.verdict(dispatcher.name) else {
             // Off: no handler is reached, so the call sites see an empty chain and stay idle.
             *dispatcher
                 .shared
@@ -350,7 +395,8 @@ fn rebuild(config: &mut Config) {
                 .unwrap_or_else(PoisonError::into_inner) = None;
             dispatcher.chain.store(empty_chain_ptr(), Ordering::Release);
             continue;
-        }
+        };
+        let sample = threshold(ratio);
         let mut handlers = Handlers::default();
         let mut shared = Shared::default();
         let mut node = Some(dispatcher);
@@ -376,11 +422,11 @@ fn rebuild(config: &mut Config) {
         } else if let Some(found) = config
             .chains
             .iter()
-            .find(|c| c.same_as(&handlers, has_shared))
+            .find(|c| c.same_as(&handlers, has_shared, sample))
         {
             ptr::from_ref(*found).cast_mut()
         } else {
-            let chain = Chain::new(handlers, has_shared);
+            let chain = Chain::new(handlers, has_shared, sample);
             let leaked: &'static Chain = Box::leak(Box::new(chain));
             config.chains.push(leaked);
             ptr::from_ref(leaked).cast_mut()
@@ -397,12 +443,25 @@ fn rebuild(config: &mut Config) {
     }
 }
 
-/// Turns dispatchers on and off by name, replacing the filter in force (`INSTRUMENT_FILTER`'s, or
-/// an earlier call's): `"my_app=on,my_app::cache=off"` leaves `my_app` and what is below it on
-/// but `my_app::cache` and what is below that; a bare `off` (or `on`) sets every dispatcher no
-/// directive names. The most specific directive decides. `.` reads as `::`, as in dispatcher
-/// names. A dispatcher that is off reaches no handler, its own or its ancestors': its spans and
-/// events cost what they cost with no handler at all.
+/// Turns dispatchers on and off by name, and sets which share of their traces they keep,
+/// replacing the filter in force (`INSTRUMENT_FILTER`'s, or an earlier call's).
+///
+/// `"my_app=on,my_app::cache=off"` leaves `my_app` and what is below it on but `my_app::cache` and
+/// what is below that; a bare `off` (or `on`) sets every dispatcher no directive names. The most
+/// specific directive decides. `.` reads as `::`, as in dispatcher names. A dispatcher that is off
+/// reaches no handler, its own or its ancestors': its spans and events cost what they cost with
+/// no handler at all.
+///
+/// A ratio instead of `on`, written with a decimal point (`"my_app::chat=0.1"`; `0` and `1` are
+/// `off` and `on`), turns head sampling on there: a trace that
+/// starts on that dispatcher (a root span, or the first span under a context extracted from a
+/// caller) is kept with that probability, decided from its trace-id, so the same trace gets the
+/// same decision in every process sampling at that ratio. A span under a kept span is kept, one
+/// under a left-out span is left out, on whatever dispatcher, thread or task it runs; a context
+/// taken inside a left-out span carries the decision (and `inject_traceparent` sends it as the
+/// `sampled` flag), and a caller's `sampled` flag decides for a trace it continues. Events are
+/// not sampled. A dispatcher that reaches no handler makes no span, and so no decision. A
+/// left-out root costs a little more than an idle span, and the spans under it about as much.
 ///
 /// ```
 /// use instrument::{get_dispatcher, set_filter};
@@ -414,13 +473,19 @@ fn rebuild(config: &mut Config) {
 /// get_dispatcher("doc_filter::cache").in_span("lookup", || ());
 /// app.in_span("query", || ());
 /// assert_eq!(spans.completed().len(), 1); // `query` only
+///
+/// set_filter("doc_filter=0.0").unwrap(); // on, keeping no trace
+/// app.in_span("left_out", || app.in_span("child", || ()));
+/// assert_eq!(spans.completed().len(), 1);
+///
 /// set_filter("").unwrap(); // all on again
 /// assert!(set_filter("doc_filter=maybe").is_err());
 /// ```
 ///
 /// # Errors
-/// [`FilterError::BadDirective`](crate::FilterError::BadDirective) for a directive that is not `on`/`off` with an optional target;
-/// the filter in force is then left as it was.
+/// [`FilterError::BadDirective`](crate::FilterError::BadDirective) for a directive that is not
+/// `on`, `off` or a ratio from 0 to 1, with an optional target; the filter in force is then left
+/// as it was.
 pub fn set_filter(directives: &str) -> Result<(), FilterError> {
     filter::replace(directives)?;
     rebuild(&mut config());

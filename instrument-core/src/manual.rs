@@ -47,10 +47,14 @@ impl fmt::Debug for SpanGuard {
 }
 
 impl SpanGuard {
-    /// The span's id; `None` when nothing records (no handler, or inside a handler).
+    /// The span's id; `None` when nothing records (no handler, inside a handler, or a trace a
+    /// sampler left out).
     #[must_use]
     pub fn id(&self) -> Option<SpanId> {
-        self.state.as_ref().map(|state| state.id())
+        self.state
+            .as_ref()
+            .filter(|state| !state.is_sampled_out())
+            .map(|state| state.id())
     }
 
     /// Runs `f` with this span current, so spans and events inside are its children and

@@ -159,8 +159,8 @@ impl TraceParent {
     }
 
     /// The header to send from `cx`: its span as parent, its trace's id (the local root's UUID,
-    /// or the remote trace it continues), and the remote caller's flags and trace state if any;
-    /// `None` outside a span.
+    /// or the remote trace it continues), and the remote caller's flags and trace state if any,
+    /// `sampled` off when a sampler left the trace out; `None` outside a span.
     #[must_use]
     pub fn from_context(cx: &Context) -> Option<Self> {
         let span = cx.span?;
@@ -170,12 +170,13 @@ impl TraceParent {
             Some(trace) => Self {
                 trace_id,
                 parent_id,
+                sampled: trace.sampled && !cx.sampled_out,
                 ..trace.clone()
             },
             None => Self {
                 trace_id,
                 parent_id,
-                sampled: true,
+                sampled: !cx.sampled_out,
                 tracestate: None,
             },
         })

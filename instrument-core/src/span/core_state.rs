@@ -14,8 +14,8 @@ use serde_json::Value;
 use crate::args::Arg;
 use crate::batch::{self, EndedSpan, Extra};
 use crate::clock::Timestamp;
-use crate::context::{HandlerGuard, Scope};
-use crate::dispatcher::{Chain, Shared, shared_of};
+use crate::context::{HandlerGuard, RECORDING, Scope, UNSAMPLED};
+use crate::dispatcher::{Chain, Shared, UNSAMPLED_CHAIN, shared_of};
 use crate::event::EventEnvelope;
 use crate::events::SpanDropEvent;
 use crate::handler::{ErasedSpanHandler, SpanSlot};
@@ -244,11 +244,50 @@ impl SpanCore {
     /// follow scopes (they are told it left before the span around it is current again).
     #[inline]
     pub(super) fn enter(&self) -> Scope {
-        let mut scope = Scope::enter(self.id, self.trace);
+        if self.sampled_out() {
+            return Scope::enter(self.id, self.trace, UNSAMPLED);
+        }
+        let mut scope = Scope::enter(self.id, self.trace, RECORDING);
         if !self.chain.scoped.is_empty() {
             scope.follow(self.id, self.chain);
         }
         scope
+    }
+
+    /// Whether the span's sampler left it out: it reaches no handler, and the spans under it are
+    /// left out too.
+    #[inline]
+    pub(super) fn sampled_out(&self) -> bool {
+        std::ptr::eq(self.chain, &UNSAMPLED_CHAIN)
+    }
+
+    /// Writes a span its sampler left out at `place`: its id and trace, so that a context or
+    /// `traceparent` taken inside names them, and no handler.
+    ///
+    /// # Safety
+    /// `place` is valid for writes of a `SpanCore`; on return it holds an initialised one.
+    #[cold]
+    pub(super) unsafe fn init_unsampled(
+        place: *mut SpanCore,
+        id: SpanId,
+        parent: Option<SpanId>,
+        trace: u128,
+        dispatcher: &'static str,
+    ) {
+        // SAFETY: every field is written once, through raw pointers, before any is read.
+        unsafe {
+            place.write(SpanCore {
+                id,
+                parent,
+                trace,
+                start: Timestamp::now(),
+                chain: &UNSAMPLED_CHAIN,
+                shared: None,
+                tags: Tags::new(),
+                dispatcher,
+                spans: UnsafeCell::new(HandlerSpans::new()),
+            });
+        }
     }
 
     /// Starts a span: asks each span handler in `chain` for its span value, writing the state in

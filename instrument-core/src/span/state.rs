@@ -10,10 +10,11 @@ use serde_json::Value;
 
 use crate::args::Arg;
 use crate::context;
-use crate::dispatcher::Chain;
+use crate::dispatcher::{Chain, KEEP_ALL};
 use crate::id::SpanId;
 use crate::open_spans::{self, Slot};
 use crate::tags::Tags;
+use crate::traceparent::REMOTE_SPAN_NAME;
 
 use super::core_state::{SpanCore, trace_of};
 use super::outcome::{ErrorText, Outcome};
@@ -36,11 +37,29 @@ impl Parent {
         if context::in_handler() {
             return None;
         }
+        let current = context::current_saved();
+        if current.recording == context::UNSAMPLED {
+            return None; // its trace was left out by a sampler
+        }
         Some(Self {
-            id: context::current_id(),
-            trace: context::current_trace(),
+            id: current.id,
+            trace: current.trace,
             tags: context::tags(),
         })
+    }
+
+    /// Whether a span starting here in trace `trace`, on a chain that samples, is kept: a root by
+    /// its trace's hash, the first span under a remote caller by the caller's `sampled` flag, any
+    /// other by its parent (which was kept, or this would not be asked).
+    #[cold]
+    fn keeps(&self, chain: &Chain, trace: u128) -> bool {
+        match self.id {
+            None => chain.keeps_trace(trace),
+            Some(parent) if parent.name() == REMOTE_SPAN_NAME => context::trace()
+                .filter(|remote| u128::from_be_bytes(remote.trace_id) == trace)
+                .is_none_or(|remote| remote.sampled),
+            Some(_) => true,
+        }
     }
 }
 
@@ -94,7 +113,7 @@ impl SpanState {
     }
 
     /// Writes a span started under `parent` at `place`.
-    #[inline]
+    #[inline(always)]
     fn start_in(
         place: &mut MaybeUninit<Self>,
         parent: Parent,
@@ -106,6 +125,10 @@ impl SpanState {
     ) {
         let id = SpanId::fresh(name);
         let trace = trace_of(id, parent.id, parent.trace);
+        if chain.sample != KEEP_ALL && Self::left_out(place, &parent, chain, id, trace, dispatcher)
+        {
+            return;
+        }
         Self::init(place, |core| {
             // SAFETY: `core` points into `place`, valid for writes.
             unsafe {
@@ -122,6 +145,27 @@ impl SpanState {
                 );
             };
         });
+    }
+
+    /// Writes a span left out by `chain`'s sampler at `place`, if it is; whether it was.
+    #[cold]
+    #[inline(never)]
+    fn left_out(
+        place: &mut MaybeUninit<Self>,
+        parent: &Parent,
+        chain: &Chain,
+        id: SpanId,
+        trace: u128,
+        dispatcher: &'static str,
+    ) -> bool {
+        if parent.keeps(chain, trace) {
+            return false;
+        }
+        Self::init(place, |core| {
+            // SAFETY: `core` points into `place`, valid for writes.
+            unsafe { SpanCore::init_unsampled(core, id, parent.id, trace, dispatcher) };
+        });
+        true
     }
 
     /// Starts a span under `parent`, the context captured where the span was asked for: an
@@ -185,6 +229,12 @@ impl SpanState {
         self.core.id
     }
 
+    /// Whether the span's sampler left it out: no handler sees it.
+    #[must_use]
+    pub fn is_sampled_out(&self) -> bool {
+        self.core.sampled_out()
+    }
+
     /// The span's trace-id, as a `u128`.
     pub(crate) fn trace(&self) -> u128 {
         self.core.trace
@@ -194,7 +244,8 @@ impl SpanState {
         // SAFETY: nothing is moved out; the address given to `open_spans` stays valid until `finish`
         // releases it, which Drop guarantees for a pinned value.
         let this = unsafe { self.get_unchecked_mut() };
-        if !this.registered {
+        // A span left out by its sampler has nothing for shutdown to end.
+        if !this.registered && !this.core.sampled_out() {
             this.registered = true;
             this.slot = open_spans::register(std::ptr::from_mut(&mut this.core));
         }
@@ -247,7 +298,7 @@ impl SpanState {
     }
 
     fn finish_in_place(&mut self, outcome: &Outcome<'_>) {
-        if std::mem::replace(&mut self.finished, true) {
+        if std::mem::replace(&mut self.finished, true) || self.core.sampled_out() {
             return;
         }
         if let Some(slot) = self.slot.take()
