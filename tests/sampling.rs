@@ -13,7 +13,7 @@ use common::recorder_on;
 use instrument::handlers::SimpleSpanHandler;
 use instrument::{
     Context, TraceParent, current_span, extract_traceparent, get_dispatcher, inject_traceparent,
-    open_span_count, set_filter, span,
+    set_filter, span,
 };
 
 fn filter() {
@@ -36,14 +36,8 @@ fn a_left_out_root_leaves_out_every_span_under_it_on_any_dispatcher() {
     let other_spans = other.add_span_handler(SimpleSpanHandler::default());
     let events = recorder_on(sampled);
 
-    let open_before = open_span_count();
     sampled.in_span("root", || {
         assert!(current_span().id().is_none(), "nothing to record into");
-        assert_eq!(
-            open_span_count(),
-            open_before,
-            "a left-out span is not held open"
-        );
         other.in_span("child_elsewhere", || sampled.in_span("grandchild", || ()));
         sampled.event(instrument::SpanDropEvent {
             span_id: instrument::SpanId::new("marker"),

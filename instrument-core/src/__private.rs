@@ -8,13 +8,13 @@
 
 use std::fmt;
 
-pub use crate::args::{Arg, SerializeValue};
-pub use crate::callsite::Callsite;
-pub use crate::sensitive::is_sensitive_name;
+pub use crate::dispatch::callsite::Callsite;
+pub use crate::span::stream::InstrumentedStream;
 pub use crate::span::{
     ErrorText, Instrumented, Parent, SpanState, StartHook, instrument, run_sync,
 };
-pub use crate::stream::InstrumentedStream;
+pub use crate::values::args::{Arg, SerializeValue};
+pub use crate::values::sensitive::is_sensitive_name;
 pub use serde;
 pub use serde_json;
 
@@ -31,7 +31,7 @@ impl<T: serde::Serialize + ?Sized> EventSerialize for T {}
 
 /// A derived event's `to_json`: guarded, so it never fails.
 pub fn event_json<T: EventSerialize>(event: &T) -> Result<serde_json::Value, serde_json::Error> {
-    Ok(crate::value_guard::to_json_guarded(event))
+    Ok(crate::values::value_guard::to_json_guarded(event))
 }
 
 /// A borrowed value under probe.

@@ -31,70 +31,54 @@
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod args;
 mod batch;
-mod bounded_serialize;
 pub mod callbacks;
-mod callsite;
-mod clock;
 mod context;
-mod dispatcher;
-mod event;
+mod dispatch;
 pub mod events;
-mod fence;
-mod filter;
-mod handler;
-mod id;
-mod intern;
 pub mod llm;
-mod manual;
-mod open_spans;
-mod owned_json;
-mod propagation;
-mod sensitive;
-mod shutdown;
 mod span;
-mod stream;
-mod tags;
-mod traceparent;
-mod value_guard;
+mod values;
 
 #[doc(hidden)]
 pub mod __private;
 
-pub use args::{Arg, REDACTED, SerializeValue};
 pub use batch::{BATCH_LEN, BatchSpanHandler, Capture, EndedSpan, flush};
-pub use bounded_serialize::{Guarded, MAX_DEPTH, TOO_DEEP};
-pub use clock::Timestamp;
 #[cfg(feature = "tokio")]
-pub use context::spawn;
-pub use context::{
+pub use context::current::spawn;
+pub use context::current::{
     Context, ContextGuard, CurrentSpan, FutureExt, WithContext, current_span, thread,
 };
-pub use dispatcher::{AnySpanHandler, Dispatcher, ROOT_NAME, get_dispatcher, root, set_filter};
-pub use event::{Event, EventEnvelope};
-pub use events::SpanDropEvent;
-pub use filter::{FILTER_ENV, FilterError};
-pub use handler::{EventHandler, SpanHandler, handler_panics};
-pub use id::{BuildSpanIdHasher, ParseSpanIdError, SpanId, SpanIdHasher};
-pub use intern::{MAX_INTERNED_NAMES, interned_names_refused};
-pub use manual::{SpanError, SpanGuard};
-pub use open_spans::open_span_count;
-pub use owned_json::{drop_json, sanitize_json};
-pub use propagation::{
+pub use context::propagation::{
     PropagationContext, PropagationError, capture_propagation_context, restore_propagation_context,
     with_propagation_context,
 };
-pub use sensitive::{
-    add_sensitive_name, is_sensitive_key, is_sensitive_name, sensitive_names, set_sensitive_names,
+pub use context::tagged::{WithTags, current_tags, instrument_tags, instrument_tags_async};
+pub use context::tags::Tags;
+pub use context::traceparent::{REMOTE_SPAN_NAME, TraceParent, TraceParentError};
+pub use context::w3c::{extract_traceparent, inject_traceparent};
+pub use dispatch::dispatcher::{
+    AnySpanHandler, Dispatcher, ROOT_NAME, get_dispatcher, root, set_filter,
 };
-pub use shutdown::shutdown;
+pub use dispatch::event::{Event, EventEnvelope};
+pub use dispatch::filter::{FILTER_ENV, FilterError};
+pub use dispatch::handler::{EventHandler, SpanHandler, handler_panics};
+pub use dispatch::intern::{MAX_INTERNED_NAMES, interned_names_refused};
+pub use dispatch::shutdown::shutdown;
+pub use events::SpanDropEvent;
+pub use span::clock::Timestamp;
+pub use span::id::{BuildSpanIdHasher, ParseSpanIdError, SpanId, SpanIdHasher};
+pub use span::manual::{SpanError, SpanGuard};
+pub use span::open_spans::open_span_count;
+pub use span::stream::InstrumentedStream;
 pub use span::{CANCELLED, DropReason, ErrorText, Outcome, SHUTDOWN, SpanEnd, SpanStart};
-pub use stream::InstrumentedStream;
-pub use tags::{Tags, WithTags, current_tags, instrument_tags, instrument_tags_async};
-pub use traceparent::{
-    REMOTE_SPAN_NAME, TraceParent, TraceParentError, extract_traceparent, inject_traceparent,
+pub use values::args::{Arg, SerializeValue};
+pub use values::bounded_serialize::{Guarded, MAX_DEPTH, TOO_DEEP};
+pub use values::owned_json::{drop_json, sanitize_json};
+pub use values::sensitive::{
+    REDACTED, add_sensitive_name, is_sensitive_key, is_sensitive_name, sensitive_names,
+    set_sensitive_names,
 };
-pub use value_guard::{
+pub use values::value_guard::{
     UNSERIALIZABLE, debug_text_guarded, to_json_guarded, to_json_string_guarded, write_json_guarded,
 };

@@ -8,11 +8,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::clock::Timestamp;
-use crate::dispatcher::{Chain, Shared};
-use crate::id::SpanId;
+use crate::context::tags::Tags;
+use crate::dispatch::dispatcher::{Chain, Shared};
 use crate::span::DropReason;
-use crate::tags::Tags;
+use crate::span::clock::Timestamp;
+use crate::span::id::SpanId;
 
 /// What a span left besides its ids and times: absent for a span that exited with nothing
 /// recorded and nothing captured, which is most of them.

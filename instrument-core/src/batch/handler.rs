@@ -3,7 +3,7 @@
 use std::ops::BitOr;
 use std::sync::Arc;
 
-use crate::handler::HandlerCell;
+use crate::dispatch::handler::HandlerCell;
 
 use super::ended::EndedSpan;
 

@@ -11,7 +11,7 @@ use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::context::HandlerGuard;
+use crate::context::current::HandlerGuard;
 
 use super::ended::EndedSpan;
 

@@ -23,8 +23,9 @@ use super::{
     CBEventType, CallbackError, CallbackManager, EventGuard, EventPayload, Payload, TraceHandle,
     WithTrace,
 };
-use crate::dispatcher::Dispatcher;
-use crate::event::EventEnvelope;
+use crate::dispatch::dispatcher::Dispatcher;
+use crate::dispatch::event::EventEnvelope;
+use crate::dispatch::handler::{EventHandler, SpanHandler};
 use crate::events::{
     AgentChatWithStepEndEvent, AgentChatWithStepStartEvent, AgentRunStepEndEvent,
     AgentRunStepStartEvent, AgentToolCallEvent, ChunkingEndEvent, ChunkingStartEvent,
@@ -35,8 +36,7 @@ use crate::events::{
     RetrievalStartEvent, SparseEmbeddingEndEvent, SparseEmbeddingStartEvent, SynthesizeEndEvent,
     SynthesizeStartEvent,
 };
-use crate::handler::{EventHandler, SpanHandler};
-use crate::id::SpanId;
+use crate::span::id::SpanId;
 use crate::span::{SpanEnd, SpanStart};
 
 /// How many spans a bridge follows at once by default; see [`CallbackBridge::with_max_spans`].
@@ -536,7 +536,7 @@ impl Future for Parked {
 
 /// A field of a catalog event as a payload value: bounded, secrets redacted, never failing.
 fn json(value: &impl Serialize) -> Value {
-    crate::value_guard::to_json_guarded(value)
+    crate::values::value_guard::to_json_guarded(value)
 }
 
 /// The callback meaning of a catalog event, if it has one.

@@ -439,10 +439,13 @@ fn new_event_id() -> String {
 /// the program down. The panic is counted in [`crate::handler_panics`].
 fn isolated(call: impl FnOnce() -> Result<(), CallbackError>) -> Result<(), CallbackError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or_else(|payload| {
-        crate::handler::count_panic();
+        crate::dispatch::handler::count_panic();
         Err(CallbackError::handler(
             "callback handler",
-            format!("panicked: {}", crate::handler::panic_message(&*payload)),
+            format!(
+                "panicked: {}",
+                crate::values::value_guard::panic_message(&*payload)
+            ),
         ))
     })
 }

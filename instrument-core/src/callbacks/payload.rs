@@ -206,14 +206,14 @@ impl Payload {
     pub fn with_serialized(mut self, key: EventPayload, value: &impl serde::Serialize) -> Self {
         // Already bounded and redacted: no second pass.
         self.0
-            .insert(key, crate::value_guard::to_json_guarded(value));
+            .insert(key, crate::values::value_guard::to_json_guarded(value));
         self
     }
 
     /// Sets `key` to `value` (sanitised, see [`Payload`]), returning the value it replaces.
     pub fn insert(&mut self, key: EventPayload, value: impl Into<Value>) -> Option<Value> {
         self.0
-            .insert(key, crate::owned_json::sanitize_json(value.into()))
+            .insert(key, crate::values::owned_json::sanitize_json(value.into()))
     }
 
     /// Removes `key`, returning its value.
@@ -277,7 +277,7 @@ impl<V: Into<Value>> FromIterator<(EventPayload, V)> for Payload {
     fn from_iter<I: IntoIterator<Item = (EventPayload, V)>>(iter: I) -> Self {
         Self(
             iter.into_iter()
-                .map(|(k, v)| (k, crate::owned_json::sanitize_json(v.into())))
+                .map(|(k, v)| (k, crate::values::owned_json::sanitize_json(v.into())))
                 .collect(),
         )
     }

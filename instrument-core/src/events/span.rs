@@ -3,7 +3,7 @@
 use instrument_macros::Event;
 use serde::Serialize;
 
-use crate::id::SpanId;
+use crate::span::id::SpanId;
 
 /// Emitted when a span ends by drop rather than exit: an `Err` return, a panic, cancellation or
 /// shutdown. Its `err_str` is the reason, as the span handlers' `prepare_to_drop_span` sees it.

@@ -35,14 +35,14 @@ use futures_core::Stream;
 use serde_json::Value;
 
 use super::{ChatMessage, ChatResponse, CompletionResponse};
-use crate::dispatcher::Dispatcher;
+use crate::dispatch::dispatcher::Dispatcher;
 use crate::events::{
     LLMChatEndEvent, LLMChatInProgressEvent, LLMChatStartEvent, LLMCompletionEndEvent,
     LLMCompletionInProgressEvent, LLMCompletionStartEvent,
 };
-use crate::id::SpanId;
 use crate::span::SpanState;
-use crate::stream::InstrumentedStream;
+use crate::span::id::SpanId;
+use crate::span::stream::InstrumentedStream;
 use kind::Piece;
 
 /// The span name of a [`ChatStream`] unless [`StreamOptions::span_name`] gives another.

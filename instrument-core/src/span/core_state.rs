@@ -11,16 +11,16 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::args::Arg;
 use crate::batch::{self, EndedSpan, Extra};
-use crate::clock::Timestamp;
-use crate::context::{HandlerGuard, RECORDING, Scope, UNSAMPLED};
-use crate::dispatcher::{Chain, Shared, UNSAMPLED_CHAIN, shared_of};
-use crate::event::EventEnvelope;
+use crate::context::current::{HandlerGuard, RECORDING, Scope, UNSAMPLED};
+use crate::context::tags::Tags;
+use crate::dispatch::dispatcher::{Chain, Shared, UNSAMPLED_CHAIN, shared_of};
+use crate::dispatch::event::EventEnvelope;
+use crate::dispatch::handler::{ErasedSpanHandler, SpanSlot};
 use crate::events::SpanDropEvent;
-use crate::handler::{ErasedSpanHandler, SpanSlot};
-use crate::id::SpanId;
-use crate::tags::Tags;
+use crate::span::clock::Timestamp;
+use crate::span::id::SpanId;
+use crate::values::args::Arg;
 
 use super::outcome::{CANCELLED, DropReason, Outcome, SHUTDOWN};
 use super::start::SpanStart;

@@ -1,13 +1,20 @@
-//! Spans: what handlers see when one starts and ends, and the state that carries a span from its
-//! start to exactly one end.
+//! Spans: their ids and clock, what handlers see when one starts and ends, the state that carries
+//! a span from its start to exactly one end, the table of open spans shutdown reaches, and the
+//! manual and stream forms.
 
+pub(crate) mod clock;
 mod core_state;
+pub(crate) mod fence;
+pub(crate) mod id;
 mod instrumented;
+pub(crate) mod manual;
+pub(crate) mod open_spans;
 mod outcome;
 mod run_sync;
 mod shutdown;
 mod start;
 mod state;
+pub(crate) mod stream;
 
 pub(crate) use core_state::SpanCore;
 pub use core_state::SpanEnd;

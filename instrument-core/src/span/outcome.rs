@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::args::Arg;
+use crate::values::args::Arg;
 
 /// Text of an error value: its `Display`, else its `Debug`, else its type name.
 #[derive(Clone, Copy)]

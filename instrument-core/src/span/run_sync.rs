@@ -3,8 +3,8 @@
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 
-use crate::args::Arg;
-use crate::dispatcher::Chain;
+use crate::dispatch::dispatcher::Chain;
+use crate::values::args::Arg;
 
 use super::state::SpanState;
 
@@ -23,7 +23,7 @@ pub type StartHook<'h> = &'h mut dyn FnMut(&[Arg<'_>]);
 #[inline(never)]
 pub fn run_sync<R>(
     chain: &'static Chain,
-    callsite: &'static crate::callsite::Callsite,
+    callsite: &'static crate::dispatch::callsite::Callsite,
     instance: Option<&'static str>,
     body: impl FnOnce(Option<StartHook<'_>>) -> R,
     finish: impl FnOnce(Pin<&mut SpanState>, &R),

@@ -2,8 +2,8 @@
 
 use std::cell::UnsafeCell;
 
-use crate::clock::Timestamp;
-use crate::open_spans::Only;
+use crate::span::clock::Timestamp;
+use crate::span::open_spans::Only;
 
 use super::core_state::{HandlerSpans, SpanCore};
 use super::outcome::Outcome;

@@ -1,9 +1,9 @@
 //! What span handlers see when a span starts.
 
-use crate::args::Arg;
-use crate::clock::Timestamp;
-use crate::id::SpanId;
-use crate::tags::Tags;
+use crate::context::tags::Tags;
+use crate::span::clock::Timestamp;
+use crate::span::id::SpanId;
+use crate::values::args::Arg;
 
 /// What span handlers see when a span starts.
 #[derive(Debug)]

@@ -8,13 +8,13 @@ use std::pin::Pin;
 
 use serde_json::Value;
 
-use crate::args::Arg;
-use crate::context;
-use crate::dispatcher::{Chain, KEEP_ALL};
-use crate::id::SpanId;
-use crate::open_spans::{self, Slot};
-use crate::tags::Tags;
-use crate::traceparent::REMOTE_SPAN_NAME;
+use crate::context::current;
+use crate::context::tags::Tags;
+use crate::context::traceparent::REMOTE_SPAN_NAME;
+use crate::dispatch::dispatcher::{Chain, KEEP_ALL};
+use crate::span::id::SpanId;
+use crate::span::open_spans::{self, Slot};
+use crate::values::args::Arg;
 
 use super::core_state::{SpanCore, trace_of};
 use super::outcome::{ErrorText, Outcome};
@@ -34,17 +34,17 @@ impl Parent {
     #[inline]
     #[must_use]
     pub fn current() -> Option<Self> {
-        if context::in_handler() {
+        if current::in_handler() {
             return None;
         }
-        let current = context::current_saved();
-        if current.recording == context::UNSAMPLED {
+        let current = current::current_saved();
+        if current.recording == current::UNSAMPLED {
             return None; // its trace was left out by a sampler
         }
         Some(Self {
             id: current.id,
             trace: current.trace,
-            tags: context::tags(),
+            tags: current::tags(),
         })
     }
 
@@ -55,7 +55,7 @@ impl Parent {
     fn keeps(&self, chain: &Chain, trace: u128) -> bool {
         match self.id {
             None => chain.keeps_trace(trace),
-            Some(parent) if parent.name() == REMOTE_SPAN_NAME => context::trace()
+            Some(parent) if parent.name() == REMOTE_SPAN_NAME => current::trace()
                 .filter(|remote| u128::from_be_bytes(remote.trace_id) == trace)
                 .is_none_or(|remote| remote.sampled),
             Some(_) => true,
@@ -269,7 +269,7 @@ impl SpanState {
 
     #[cold]
     pub(super) fn panicked(self: Pin<&mut Self>, payload: Box<dyn std::any::Any + Send>) -> ! {
-        let message = crate::handler::panic_message(&*payload);
+        let message = crate::values::value_guard::panic_message(&*payload);
         self.finish(&Outcome::Panic(&message));
         std::panic::resume_unwind(payload)
     }

@@ -13,15 +13,14 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use dashmap::DashMap;
 
 use crate::batch::{BatchSpanHandler, Capture, ErasedBatchHandler};
-use crate::bounded_serialize::CutWatch;
-use crate::callsite::Callsite;
-use crate::context::{self, HandlerGuard};
-use crate::event::{Event, EventEnvelope};
-use crate::filter::{self, FilterError};
-use crate::handler::{
+use crate::context::current::{self, HandlerGuard};
+use crate::dispatch::event::{Event, EventEnvelope};
+use crate::dispatch::filter::{self, FilterError};
+use crate::dispatch::handler::{
     ErasedEventHandler, ErasedSpanHandler, EventHandler, HandlerCell, SpanHandler,
 };
-use crate::id::SpanId;
+use crate::span::id::SpanId;
+use crate::values::bounded_serialize::CutWatch;
 
 /// The handlers a span or event on one dispatcher reaches: its own, then its ancestors' up to the
 /// first with `propagate = false`.
@@ -166,7 +165,7 @@ impl Handlers {
     }
 }
 
-impl context::ScopeFollowers for Chain {
+impl current::ScopeFollowers for Chain {
     fn enter(&self, id: SpanId) {
         let _guard = HandlerGuard::enter();
         for handler in &self.scoped {
@@ -265,13 +264,13 @@ impl std::fmt::Debug for Dispatcher {
 /// Everything that changes the tree or handlers happens under this lock.
 struct Config {
     dispatchers: Vec<&'static Dispatcher>,
-    callsites: Vec<&'static Callsite>,
+    caches: Vec<&'static dyn ChainCache>,
     chains: Vec<&'static Chain>,
 }
 
 static CONFIG: Mutex<Config> = Mutex::new(Config {
     dispatchers: Vec::new(),
-    callsites: Vec::new(),
+    caches: Vec::new(),
     chains: Vec::new(),
 });
 
@@ -438,8 +437,8 @@ fn rebuild(config: &mut Config) {
             .unwrap_or_else(PoisonError::into_inner) = has_shared.then(|| Arc::new(shared));
         dispatcher.chain.store(chain, Ordering::Release);
     }
-    for callsite in &config.callsites {
-        callsite.refresh();
+    for cache in &config.caches {
+        cache.refresh();
     }
 }
 
@@ -498,19 +497,25 @@ pub(crate) fn shared_of(name: &str) -> Option<Arc<Shared>> {
     get_dispatcher(name).shared()
 }
 
-/// Records a call site so that later changes reach its cache; returns its dispatcher's chain.
-pub(crate) fn register_callsite(
-    callsite: &'static Callsite,
-    dispatcher: &'static str,
-) -> *mut Chain {
-    let d = get_dispatcher(dispatcher);
+/// A copy of a dispatcher's chain kept elsewhere (a call site's), which every change of chains
+/// must refresh: the dispatcher tree tells caches through this, without knowing what they are.
+pub(crate) trait ChainCache: Sync {
+    /// Loads the chain again from the dispatcher the cache is bound to.
+    fn refresh(&self);
+}
+
+/// Records `cache` so that later changes reach it, and refreshes it now, under the lock that
+/// orders changes, so that no change can fall between the two.
+pub(crate) fn watch_chain(cache: &'static dyn ChainCache) {
     let mut config = config();
-    callsite.bind(d);
-    if !config.callsites.iter().any(|c| ptr::eq(*c, callsite)) {
-        config.callsites.push(callsite);
+    if !config
+        .caches
+        .iter()
+        .any(|c| ptr::addr_eq(ptr::from_ref(*c), ptr::from_ref(cache)))
+    {
+        config.caches.push(cache);
     }
-    callsite.refresh();
-    d.chain.load(Ordering::Acquire)
+    cache.refresh();
 }
 
 impl Dispatcher {
@@ -728,7 +733,7 @@ impl Dispatcher {
     #[inline]
     pub fn event<E: Event>(&self, event: E) {
         let chain = self.chain();
-        if (chain.event.is_empty() && !chain.shared) || context::in_handler() {
+        if (chain.event.is_empty() && !chain.shared) || current::in_handler() {
             return;
         }
         if self.dispatch_event(chain, &event) {
@@ -775,22 +780,21 @@ impl Dispatcher {
         let shared_event = own.shared_event.clone();
         let shared_batch = own.shared_batch.clone();
         drop(own);
-        for h in span {
+        for h in span.iter().copied().chain(shared_span.iter().map(|h| &**h)) {
             h.close();
         }
-        for h in shared_span {
+        for h in batch
+            .iter()
+            .copied()
+            .chain(shared_batch.iter().map(|h| &**h))
+        {
             h.close();
         }
-        for h in batch {
-            h.close();
-        }
-        for h in shared_batch {
-            h.close();
-        }
-        for h in event {
-            h.close();
-        }
-        for h in shared_event {
+        for h in event
+            .iter()
+            .copied()
+            .chain(shared_event.iter().map(|h| &**h))
+        {
             h.close();
         }
     }

@@ -5,8 +5,9 @@
 
 use std::ptr;
 
-use crate::dispatcher::{self, Dispatcher};
-use crate::{batch, manual, open_spans};
+use crate::batch;
+use crate::dispatch::dispatcher::{self, Dispatcher};
+use crate::span::{manual, open_spans};
 
 /// Drops every open span with `"dispatcher shutdown"`, then calls `close` on every handler once.
 /// Calling it again drops spans opened since, and closes nothing twice.

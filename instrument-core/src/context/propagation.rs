@@ -2,11 +2,11 @@
 
 use serde_json::{Map, Value};
 
-use crate::context::{Context, ContextGuard};
-use crate::dispatcher::Dispatcher;
-use crate::id::{ParseSpanIdError, SpanId, clip};
-use crate::tags::Tags;
-use crate::traceparent::TraceParent;
+use crate::context::current::{Context, ContextGuard};
+use crate::context::tags::Tags;
+use crate::context::traceparent::TraceParent;
+use crate::dispatch::dispatcher::Dispatcher;
+use crate::span::id::{ParseSpanIdError, SpanId, clip};
 
 /// Why a propagation context could not be restored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,14 +1,10 @@
-//! Tags: key/value pairs that every span and event inside a scope carries.
+//! Tags: key/value pairs that every span and event inside a scope carries (set for a scope in
+//! `tagged`).
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 
 use serde_json::Value;
-
-use crate::context;
 
 /// An immutable, cheaply cloned map of tags (`String` → JSON value).
 ///
@@ -72,7 +68,7 @@ impl Tags {
         let value = tag_value(&key, value.into());
         let map = Arc::make_mut(self.0.get_or_insert_with(Default::default));
         if let Some(old) = map.insert(key, value) {
-            crate::owned_json::drop_json(old);
+            crate::values::owned_json::drop_json(old);
         }
         self
     }
@@ -138,60 +134,10 @@ impl<'de> serde::Deserialize<'de> for Tags {
 
 /// A tag's value as kept: redacted when its name is a secret, else sanitised.
 fn tag_value(key: &str, value: Value) -> Value {
-    if crate::sensitive::is_sensitive_key(key) {
-        crate::owned_json::drop_json(value);
-        Value::String(crate::args::REDACTED.to_owned())
+    if crate::values::sensitive::is_sensitive_key(key) {
+        crate::values::owned_json::drop_json(value);
+        Value::String(crate::values::sensitive::REDACTED.to_owned())
     } else {
-        crate::owned_json::sanitize_json(value)
-    }
-}
-
-/// The tags of the current thread or task.
-#[must_use]
-pub fn current_tags() -> Tags {
-    context::tags()
-}
-
-/// Runs `f` with `tags` as the current tags: spans and events made inside carry them. Nested scopes
-/// replace the outer tags rather than merge with them, as in LlamaIndex; each thread and task sees
-/// only its own.
-///
-/// ```
-/// use instrument::{current_tags, instrument_tags, Tags};
-///
-/// instrument_tags(Tags::from([("user", "ada")]), || {
-///     assert_eq!(current_tags().get("user"), Some(&serde_json::json!("ada")));
-///     instrument_tags(Tags::from([("tier", "pro")]), || {
-///         assert!(current_tags().get("user").is_none()); // replaced, not merged
-///     });
-/// });
-/// assert!(current_tags().is_empty());
-/// ```
-pub fn instrument_tags<R>(tags: Tags, f: impl FnOnce() -> R) -> R {
-    let _restore = context::TagsGuard::set(tags);
-    f()
-}
-
-/// The async form of [`instrument_tags`]: `future` sees `tags` on every poll, whichever thread polls it.
-pub fn instrument_tags_async<F: Future>(tags: Tags, future: F) -> WithTags<F> {
-    WithTags { tags, future }
-}
-
-/// A future that runs with its own tags; see [`instrument_tags_async`].
-#[derive(Debug)]
-#[must_use = "futures do nothing unless polled"]
-pub struct WithTags<F> {
-    tags: Tags,
-    future: F,
-}
-
-impl<F: Future> Future for WithTags<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        // SAFETY: `future` is structurally pinned: never moved out, and `WithTags` has no Drop impl.
-        let this = unsafe { self.get_unchecked_mut() };
-        let _restore = context::TagsGuard::set(this.tags.clone());
-        unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
+        crate::values::owned_json::sanitize_json(value)
     }
 }

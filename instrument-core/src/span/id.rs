@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use uuid::Uuid;
 
-use crate::intern::intern;
+use crate::dispatch::intern::intern;
 
 /// Ids handed to a thread at a time; one global `fetch_add` per block.
 const BLOCK: u64 = 4096;

@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 use dashmap::DashMap;
 
-use crate::context;
-use crate::dispatcher::{Chain, Dispatcher, empty_chain_ptr, register_callsite};
+use crate::context::current;
+use crate::dispatch::dispatcher::{
+    Chain, ChainCache, Dispatcher, empty_chain_ptr, get_dispatcher, watch_chain,
+};
 
 /// One `#[span]` function's cached view of its dispatcher. Not API: made by the macro.
 #[doc(hidden)]
@@ -67,12 +69,12 @@ impl Callsite {
     #[inline]
     fn chain_slow(&'static self, mut chain: *mut Chain) -> Option<&'static Chain> {
         if chain.is_null() {
-            chain = register_callsite(self, self.dispatcher_name);
+            chain = self.register();
             if ptr::eq(chain, empty_chain_ptr()) {
                 return None;
             }
         }
-        if context::sampled_out_here() {
+        if current::sampled_out_here() {
             return None;
         }
         // SAFETY: chains are leaked, so a non-null chain pointer is valid for 'static.
@@ -85,17 +87,15 @@ impl Callsite {
         self.dispatcher_name
     }
 
-    pub(crate) fn bind(&self, dispatcher: &'static Dispatcher) {
+    /// Binds the call site to its dispatcher and has the tree keep its chain fresh; returns the
+    /// chain.
+    #[cold]
+    fn register(&'static self) -> *mut Chain {
+        let dispatcher = get_dispatcher(self.dispatcher_name);
         self.dispatcher
             .store(ptr::from_ref(dispatcher).cast_mut(), Ordering::Release);
-    }
-
-    pub(crate) fn refresh(&self) {
-        let dispatcher = self.dispatcher.load(Ordering::Acquire);
-        // SAFETY: dispatchers are leaked.
-        if let Some(dispatcher) = unsafe { dispatcher.cast_const().as_ref() } {
-            self.chain.store(dispatcher.chain_ptr(), Ordering::Release);
-        }
+        watch_chain(self);
+        self.chain.load(Ordering::Acquire)
     }
 
     /// The span name for a call: `Type.method` for methods (from `instance`, the receiver's type
@@ -122,14 +122,27 @@ impl Callsite {
             OnceLock::new();
         let table = TABLE.get_or_init(DashMap::new);
         let qualified = *table.entry((instance, self.name)).or_insert_with(|| {
-            let name =
-                crate::intern::intern(&format!("{}.{}", short_type_name(instance), self.name))
-                    .unwrap_or(self.name);
+            let name = crate::dispatch::intern::intern(&format!(
+                "{}.{}",
+                short_type_name(instance),
+                self.name
+            ))
+            .unwrap_or(self.name);
             Box::leak(Box::new(Qualified { instance, name }))
         });
         self.qualified
             .store(ptr::from_ref(qualified).cast_mut(), Ordering::Release);
         qualified.name
+    }
+}
+
+impl ChainCache for Callsite {
+    fn refresh(&self) {
+        let dispatcher = self.dispatcher.load(Ordering::Acquire);
+        // SAFETY: dispatchers are leaked.
+        if let Some(dispatcher) = unsafe { dispatcher.cast_const().as_ref() } {
+            self.chain.store(dispatcher.chain_ptr(), Ordering::Release);
+        }
     }
 }
 

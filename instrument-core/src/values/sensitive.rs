@@ -8,6 +8,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock};
 
+/// Text that stands for a redacted value.
+pub const REDACTED: &str = "[REDACTED]";
+
 /// The built-in secrets, lower case, `_` as the only separator.
 const BUILT_IN: [&[u8]; 6] = [
     b"api_key",

@@ -10,12 +10,9 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::bounded_serialize::Guarded;
-use crate::sensitive::is_sensitive_key;
-use crate::value_guard;
-
-/// Text that stands for a redacted value.
-pub const REDACTED: &str = "[REDACTED]";
+use crate::values::bounded_serialize::Guarded;
+use crate::values::sensitive::{REDACTED, is_sensitive_key};
+use crate::values::value_guard;
 
 /// Object-safe serialisation to JSON, for any `T: Serialize`, through [`Guarded`]: nested no
 /// deeper than [`crate::MAX_DEPTH`], secrets redacted.

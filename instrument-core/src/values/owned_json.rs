@@ -8,9 +8,9 @@
 
 use serde_json::Value;
 
-use crate::args::REDACTED;
-use crate::bounded_serialize::{MAX_DEPTH, TOO_DEEP};
-use crate::sensitive::is_sensitive_key;
+use crate::values::bounded_serialize::{MAX_DEPTH, TOO_DEEP};
+use crate::values::sensitive::REDACTED;
+use crate::values::sensitive::is_sensitive_key;
 
 /// `value` made fit to keep: every value under an object key named like a secret
 /// ([`crate::is_sensitive_key`]) becomes [`crate::REDACTED`], and every value more than

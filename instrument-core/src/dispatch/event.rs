@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::clock::Timestamp;
-use crate::id::SpanId;
-use crate::tags::Tags;
+use crate::context::tags::Tags;
+use crate::span::clock::Timestamp;
+use crate::span::id::SpanId;
 
 /// A typed event. Implement it with `#[derive(Event)]`:
 ///
@@ -97,7 +97,7 @@ impl<'a> EventEnvelope<'a> {
     /// The event's id, a UUID v4 in form (`id_` in `LlamaIndex`).
     #[must_use]
     pub fn id(&self) -> Uuid {
-        let (high, low) = *self.id.get_or_init(crate::id::event_uuid_parts);
+        let (high, low) = *self.id.get_or_init(crate::span::id::event_uuid_parts);
         Uuid::from_u64_pair(high, low.get())
     }
 
@@ -116,13 +116,15 @@ impl<'a> EventEnvelope<'a> {
     /// The span open where the event was emitted.
     #[must_use]
     pub fn span_id(&self) -> Option<SpanId> {
-        *self.span_id.get_or_init(crate::context::current_id)
+        *self
+            .span_id
+            .get_or_init(crate::context::current::current_id)
     }
 
     /// The tags active where the event was emitted.
     #[must_use]
     pub fn tags(&self) -> &Tags {
-        self.tags.get_or_init(crate::context::tags)
+        self.tags.get_or_init(crate::context::current::tags)
     }
 
     /// The name of the dispatcher the event was emitted on.
@@ -183,7 +185,7 @@ impl<'a> EventEnvelope<'a> {
     #[must_use]
     pub fn payload_json(&self) -> Value {
         let payload = self.payload;
-        crate::value_guard::guard(|| payload.to_json())
+        crate::values::value_guard::guard(|| payload.to_json())
     }
 
     /// The whole event as JSON: the payload's fields plus `id_`, `timestamp`, `span_id`, `tags` and

@@ -13,12 +13,12 @@ use std::task::{Context as TaskContext, Poll};
 
 use serde_json::Value;
 
-use crate::args::REDACTED;
-use crate::id::SpanId;
-use crate::sensitive::is_sensitive_key;
-use crate::tags::Tags;
-use crate::traceparent::TraceParent;
-use crate::value_guard::to_json_noting_cut;
+use crate::context::tags::Tags;
+use crate::context::traceparent::TraceParent;
+use crate::span::id::SpanId;
+use crate::values::sensitive::REDACTED;
+use crate::values::sensitive::is_sensitive_key;
+use crate::values::value_guard::to_json_noting_cut;
 
 /// What the current-span cell holds.
 #[derive(Clone, Copy, Debug)]

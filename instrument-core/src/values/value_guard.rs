@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::bounded_serialize::{CutWatch, Guarded};
+use crate::values::bounded_serialize::{CutWatch, Guarded};
 
 /// The start of every marker that stands for a value that could not be read:
 /// `"<unserializable: {error}>"` when its `Serialize` or `Debug` impl failed, and
@@ -143,7 +143,7 @@ pub(crate) fn unserializable(error: &dyn fmt::Display) -> Value {
 
 /// The marker of a value whose impl panicked with `payload`.
 pub(crate) fn panicked(payload: Box<dyn std::any::Any + Send>) -> Value {
-    let message = crate::handler::panic_message(&*payload);
+    let message = panic_message(&*payload);
     // A payload whose own `Drop` panics must not unwind out of here.
     let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
     Value::String(format!("{UNSERIALIZABLE}panicked: {message}>"))
@@ -200,5 +200,16 @@ mod tests {
             panic!("not a marker");
         };
         assert!(marker.starts_with(UNSERIALIZABLE), "{marker}");
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
     }
 }

@@ -16,8 +16,8 @@ use serde::ser::{
     Serializer,
 };
 
-use crate::args::REDACTED;
-use crate::sensitive::is_sensitive_key;
+use crate::values::sensitive::REDACTED;
+use crate::values::sensitive::is_sensitive_key;
 
 /// How many levels below the top a part of a value may lie when the library serialises it: the
 /// items, fields and entries of the value itself are one level down, theirs two, and so on;

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use crate::args::Arg;
-use crate::context;
-use crate::dispatcher::Dispatcher;
-use crate::id::{BuildSpanIdHasher, SpanId};
+use crate::context::current;
+use crate::context::tags::Tags;
+use crate::dispatch::dispatcher::Dispatcher;
+use crate::span::id::{BuildSpanIdHasher, SpanId};
 use crate::span::{BoxedState, SpanState};
-use crate::tags::Tags;
+use crate::values::args::Arg;
 
 /// Errors of the by-id span API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -166,13 +166,13 @@ impl Dispatcher {
         {
             return Err(duplicate());
         }
-        if context::in_handler() {
+        if current::in_handler() {
             return Ok(());
         }
         // The parent's trace: an open by-id span's, the current span's, or (zero) worked out from
         // the parent's own id.
         let trace = match parent {
-            Some(parent) if context::current_id() == Some(parent) => context::current_trace(),
+            Some(parent) if current::current_id() == Some(parent) => current::current_trace(),
             Some(parent) => open_by_id()
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)

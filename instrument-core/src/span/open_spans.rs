@@ -18,7 +18,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use crate::fence;
+use crate::span::fence;
 use crate::span::{SpanCore, take_for_shutdown};
 
 const SLOTS_PER_BLOCK: usize = 64;

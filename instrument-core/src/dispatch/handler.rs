@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
 
-use crate::event::EventEnvelope;
-use crate::id::SpanId;
+use crate::dispatch::event::EventEnvelope;
+use crate::span::id::SpanId;
 use crate::span::{SpanEnd, SpanStart};
 
 /// Receives every event emitted on a dispatcher whose chain it is in.
@@ -330,7 +330,7 @@ impl<H> HandlerCell<H> {
                 "instrument: handler {} panicked in {what}: {}; it stays registered, and later panics \
                  are only counted (instrument::handler_panics())",
                 type_name::<H>(),
-                panic_message(payload)
+                crate::values::value_guard::panic_message(payload)
             );
         }
     }
@@ -345,17 +345,6 @@ impl<H> HandlerCell<H> {
 /// Counts a panic caught outside a registered handler's own isolation (a callback handler's).
 pub(crate) fn count_panic() {
     HANDLER_PANICS.fetch_add(1, Ordering::Relaxed);
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "<non-string panic payload>".to_owned()
-    }
 }
 
 /// Where one handler's span value lives while the span is open: inline when it fits in three words.
