@@ -81,19 +81,19 @@ impl Record {
     /// What the handler keeps of an ended span.
     #[inline]
     fn of(span: &EndedSpan) -> Self {
-        let error = span.error();
-        let metadata = span.metadata();
+        let extra = match (span.error(), span.metadata()) {
+            (None, []) => None,
+            (error, metadata) => Some(Box::new(Extra {
+                metadata: metadata.into(),
+                error: error.map(Into::into),
+            })),
+        };
         Self {
             id: span.id(),
             parent: span.parent_id(),
             start: span.start(),
             end: span.end(),
-            extra: (error.is_some() || !metadata.is_empty()).then(|| {
-                Box::new(Extra {
-                    metadata: metadata.into(),
-                    error: error.map(Into::into),
-                })
-            }),
+            extra,
         }
     }
 
@@ -270,15 +270,15 @@ impl SimpleSpanHandler {
         self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Stores records, evicting the oldest past the capacity.
-    fn store(&self, records: impl ExactSizeIterator<Item = Record>) {
+    /// Stores what `make` keeps of each of `items`, evicting the oldest past the capacity.
+    fn store<S>(&self, items: &[S], make: impl Fn(&S) -> Record) {
         let mut kept = self.lock();
-        let incoming = records.len();
         // What would be evicted at once is not stored at all.
-        let skip = incoming.saturating_sub(self.capacity);
-        let excess = (kept.len() + incoming - skip).saturating_sub(self.capacity);
+        let skip = items.len().saturating_sub(self.capacity);
+        let items = &items[skip..];
+        let excess = (kept.len() + items.len()).saturating_sub(self.capacity);
         kept.drop_front(excess, &self.pool);
-        kept.extend(records.skip(skip), &self.pool);
+        kept.extend_from(items, make, &self.pool);
         if excess + skip > 0 {
             self.evicted
                 .fetch_add((excess + skip) as u64, Ordering::Relaxed);
@@ -297,7 +297,7 @@ impl std::fmt::Debug for SimpleSpanHandler {
 
 impl BatchSpanHandler for SimpleSpanHandler {
     fn handle_batch(&self, spans: &[EndedSpan]) {
-        self.store(spans.iter().map(Record::of));
+        self.store(spans, Record::of);
     }
 }
 
@@ -341,8 +341,11 @@ mod tests {
     fn a_batch_larger_than_the_capacity_keeps_its_newest() {
         let handler = SimpleSpanHandler::with_capacity(2);
         let t = Timestamp::now();
-        handler.store([record("a", t, t), record("b", t, t)].into_iter());
-        handler.store([record("c", t, t), record("d", t, t), record("e", t, t)].into_iter());
+        handler.store(&[record("a", t, t), record("b", t, t)], Record::clone);
+        handler.store(
+            &[record("c", t, t), record("d", t, t), record("e", t, t)],
+            Record::clone,
+        );
         let names: Vec<_> = handler.lock().iter().map(|r| r.id.name()).collect();
         assert_eq!(names, ["d", "e"]);
         assert_eq!(handler.evicted.load(Ordering::Relaxed), 3);
