@@ -163,3 +163,28 @@ fn a_dispatcher_at_ratio_one_keeps_everything_and_tells_callees_so() {
     assert!(TraceParent::parse(&header.unwrap().0).unwrap().sampled);
     assert_eq!(spans.completed().len(), 1);
 }
+
+#[span(dispatcher = "tests::sampling::none")]
+fn left_out_sync(query: &str, fail: bool) -> Option<(String, Option<String>)> {
+    get_dispatcher("tests::sampling_sync_child").in_span("child", || ());
+    assert!(!fail, "failing inside {query}");
+    inject_traceparent(&Context::current())
+}
+
+#[test]
+fn a_left_out_sync_function_marks_its_body_and_restores_what_was_current() {
+    filter();
+    get_dispatcher("tests::sampling::none").add_span_handler(SimpleSpanHandler::default());
+    let child = get_dispatcher("tests::sampling_sync_child");
+    let spans = child.add_span_handler(SimpleSpanHandler::default());
+
+    let (header, _) = left_out_sync("q", false).expect("a header from inside");
+    assert!(!TraceParent::parse(&header).unwrap().sampled);
+    assert!(std::panic::catch_unwind(|| left_out_sync("q", true)).is_err());
+    assert!(spans.completed().is_empty(), "children of left-out roots");
+
+    // Outside again, on return and after a panic: nothing is marked, spans record.
+    assert!(Context::current().span_id().is_none());
+    child.in_span("after", || ());
+    assert_eq!(spans.completed().len(), 1);
+}

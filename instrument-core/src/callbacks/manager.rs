@@ -7,7 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use super::event_type::CBEventType;
 use super::handler::{CallbackError, CallbackHandler};
 use super::payload::{EventPayload, Payload};
-use super::trace::{Lane, TraceGuard, TraceHandle, WithTrace, current_lane};
+use super::trace::{Lane, TraceGuard, TraceHandle, TraceListener, WithTrace, current_lane};
 use super::trace_map::TraceMap;
 
 type Handlers = Arc<[Arc<dyn CallbackHandler>]>;
@@ -297,7 +297,7 @@ impl CallbackManager {
     /// [`CallbackManager::current_trace`]; for async code use
     /// [`with_trace_async`](Self::with_trace_async), which survives `.await`.
     pub fn as_trace(&self, trace_id: impl Into<String>) -> TraceGuard {
-        TraceGuard::begin(self, trace_id.into())
+        TraceGuard::begin(Arc::new(self.clone()), trace_id.into())
     }
 
     /// Runs `f` in a trace; see [`as_trace`](Self::as_trace).
@@ -316,7 +316,7 @@ impl CallbackManager {
         trace_id: impl Into<String>,
         future: F,
     ) -> WithTrace<F> {
-        WithTrace::begin(self, trace_id.into(), future)
+        WithTrace::begin(Arc::new(self.clone()), trace_id.into(), future)
     }
 
     /// A handle on the trace current here and the event open here, to attach in another thread or
@@ -326,8 +326,10 @@ impl CallbackManager {
     pub fn current_trace() -> TraceHandle {
         TraceHandle::current()
     }
+}
 
-    pub(crate) fn notify_start_trace(&self, trace_id: Option<&str>) {
+impl TraceListener for CallbackManager {
+    fn start_trace(&self, trace_id: Option<&str>) {
         for handler in self.snapshot().iter() {
             let _ = isolated(|| {
                 handler.start_trace(trace_id);
@@ -336,7 +338,7 @@ impl CallbackManager {
         }
     }
 
-    pub(crate) fn notify_end_trace(&self, trace_id: Option<&str>, trace_map: &TraceMap) {
+    fn end_trace(&self, trace_id: Option<&str>, trace_map: &TraceMap) {
         for handler in self.snapshot().iter() {
             let _ = isolated(|| {
                 handler.end_trace(trace_id, trace_map);

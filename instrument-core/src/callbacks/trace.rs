@@ -14,7 +14,6 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context as TaskContext, Poll};
 
-use super::manager::CallbackManager;
 use super::trace_map::{ROOT_EVENT_ID, TraceMap};
 
 /// What all lanes of one trace share.
@@ -120,25 +119,34 @@ impl Drop for Entered {
     }
 }
 
-/// A trace begun by an outermost [`CallbackManager::as_trace`] or
-/// [`CallbackManager::with_trace_async`]: calls the handlers' `start_trace` once, and `end_trace`
+/// Who is told that a trace began and ended: the callback manager that began it, seen from here
+/// without depending on how it keeps its handlers.
+pub(crate) trait TraceListener: Send + Sync + std::fmt::Debug {
+    /// The outermost trace `trace_id` began.
+    fn start_trace(&self, trace_id: Option<&str>);
+    /// It ended, with what its events made of the trace map.
+    fn end_trace(&self, trace_id: Option<&str>, trace_map: &TraceMap);
+}
+
+/// A trace begun by an outermost [`CallbackManager::as_trace`](crate::callbacks::CallbackManager::as_trace) or
+/// [`CallbackManager::with_trace_async`](crate::callbacks::CallbackManager::with_trace_async): calls the handlers' `start_trace` once, and `end_trace`
 /// with the trace map when dropped after starting.
 #[derive(Debug)]
 struct OuterTrace {
-    manager: CallbackManager,
+    listener: Arc<dyn TraceListener>,
     trace: Arc<Trace>,
     started: bool,
 }
 
 impl OuterTrace {
-    fn new(manager: &CallbackManager, id: String) -> (Self, Arc<Lane>) {
+    fn new(listener: Arc<dyn TraceListener>, id: String) -> (Self, Arc<Lane>) {
         let trace = Arc::new(Trace {
             id: Some(id),
             map: Some(Mutex::new(TraceMap::new())),
         });
         let lane = Lane::new(Arc::clone(&trace), ROOT_EVENT_ID.to_owned());
         let outer = Self {
-            manager: manager.clone(),
+            listener,
             trace,
             started: false,
         };
@@ -148,7 +156,7 @@ impl OuterTrace {
     fn start(&mut self) {
         if !self.started {
             self.started = true;
-            self.manager.notify_start_trace(self.trace.id.as_deref());
+            self.listener.start_trace(self.trace.id.as_deref());
         }
     }
 }
@@ -162,14 +170,13 @@ impl Drop for OuterTrace {
                 .as_ref()
                 .map(|m| std::mem::take(&mut *lock(m)))
                 .unwrap_or_default();
-            self.manager
-                .notify_end_trace(self.trace.id.as_deref(), &map);
+            self.listener.end_trace(self.trace.id.as_deref(), &map);
         }
     }
 }
 
 /// A trace's scope on this thread; leaving it restores what was current before and, for the
-/// outermost trace, calls the handlers' `end_trace`. See [`CallbackManager::as_trace`] and
+/// outermost trace, calls the handlers' `end_trace`. See [`CallbackManager::as_trace`](crate::callbacks::CallbackManager::as_trace) and
 /// [`TraceHandle::attach`].
 #[derive(Debug)]
 #[must_use = "the trace ends when the guard is dropped"]
@@ -184,7 +191,7 @@ pub struct TraceGuard {
 impl TraceGuard {
     /// Begins a trace on this thread: an outermost one if none is current, else a nested one that
     /// changes nothing.
-    pub(crate) fn begin(manager: &CallbackManager, id: String) -> Self {
+    pub(crate) fn begin(listener: Arc<dyn TraceListener>, id: String) -> Self {
         if in_trace() {
             return Self {
                 _entered: None,
@@ -192,7 +199,7 @@ impl TraceGuard {
                 _not_send: PhantomData,
             };
         }
-        let (mut outer, lane) = OuterTrace::new(manager, id);
+        let (mut outer, lane) = OuterTrace::new(listener, id);
         outer.start();
         Self {
             _entered: Some(Entered::new(lane)),
@@ -309,7 +316,7 @@ impl TraceHandle {
 }
 
 /// A future that runs in a trace, entered on every poll; see
-/// [`CallbackManager::with_trace_async`] and [`TraceHandle::wrap`].
+/// [`CallbackManager::with_trace_async`](crate::callbacks::CallbackManager::with_trace_async) and [`TraceHandle::wrap`].
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
 pub struct WithTrace<F> {
@@ -322,11 +329,11 @@ pub struct WithTrace<F> {
 impl<F: Future> WithTrace<F> {
     /// `future` in a trace: a new, outermost one if none is current here, else in the current one,
     /// below the event open here.
-    pub(crate) fn begin(manager: &CallbackManager, id: String, future: F) -> Self {
+    pub(crate) fn begin(listener: Arc<dyn TraceListener>, id: String, future: F) -> Self {
         if in_trace() {
             return TraceHandle::current().wrap(future);
         }
-        let (outer, lane) = OuterTrace::new(manager, id);
+        let (outer, lane) = OuterTrace::new(listener, id);
         Self {
             future,
             lane,

@@ -260,6 +260,14 @@ impl Scope {
         self.followed = true;
     }
 
+    /// Leaves a scope nothing records into and no handler follows (a span its sampler left
+    /// out): what was current is current again.
+    #[inline]
+    pub(crate) fn leave_unrecorded(self) {
+        debug_assert!(!self.followed, "a left-out span is followed by no handler");
+        restore(self.prev);
+    }
+
     #[inline]
     pub(crate) fn leave(self, id: SpanId, metadata: &mut Vec<(Cow<'static, str>, Value)>) {
         if self.followed {

@@ -3,10 +3,11 @@
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 
+use crate::context::current::{Scope, UNSAMPLED};
 use crate::dispatch::dispatcher::Chain;
 use crate::values::args::Arg;
 
-use super::state::SpanState;
+use super::state::{Began, SpanState};
 
 /// The start of a span as a synchronous `#[span]` function's body reports it: a callback the body
 /// calls with its arguments, before running, when a handler listens.
@@ -30,22 +31,31 @@ pub fn run_sync<R>(
 ) -> R {
     let mut place = Place::empty();
     let mut scope = None;
+    let mut begun = false;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         body(Some(&mut |args: &[Arg<'_>]| {
-            if place.started {
+            if std::mem::replace(&mut begun, true) {
                 return; // the generated body calls this once; a second call must not restart
             }
             let name = callsite.span_name(instance);
             let dispatcher = callsite.dispatcher_name();
-            place.started =
-                SpanState::start_at(&mut place.state, chain, name, dispatcher, instance, args);
-            if let Some(mut state) = place.pinned() {
-                state.as_mut().register();
-                scope = Some(state.core.enter());
+            match SpanState::start_at(&mut place.state, chain, name, dispatcher, instance, args) {
+                Began::Started => {
+                    place.started = true;
+                    if let Some(mut state) = place.pinned() {
+                        state.as_mut().register();
+                        scope = Some(state.core.enter());
+                    }
+                }
+                Began::LeftOut { id, trace } => scope = Some(Scope::enter(id, trace, UNSAMPLED)),
+                Began::Skipped => {}
             }
         }))
     }));
     let Some(mut state) = place.pinned() else {
+        if let Some(scope) = scope {
+            scope.leave_unrecorded();
+        }
         return result.unwrap_or_else(|payload| std::panic::resume_unwind(payload));
     };
     if let Some(scope) = scope {

@@ -63,6 +63,22 @@ impl Parent {
     }
 }
 
+/// How a span asked for in place began ([`SpanState::start_at`]).
+pub(crate) enum Began {
+    /// Started: the state is written.
+    Started,
+    /// Not started, and nothing to mark: called inside a handler, or in a left-out trace.
+    Skipped,
+    /// Left out by its dispatcher's sampler: the caller marks the scope of its body, so that the
+    /// spans under it are left out too and a `traceparent` sent from it names its trace.
+    LeftOut {
+        /// The id the span would have had: the parent a `traceparent` sent from inside names.
+        id: SpanId,
+        /// Its trace.
+        trace: u128,
+    },
+}
+
 /// One span from start to end: the state `#[span]` and the manual API keep for an open span.
 ///
 /// Not API: use `#[span]`, [`crate::Dispatcher::in_span`] or [`crate::Dispatcher::enter_span`].
@@ -94,8 +110,9 @@ impl SpanState {
         Self::start_under(Parent::current(), chain, name, dispatcher, instance, args)
     }
 
-    /// As [`SpanState::start`], writing the state in place; `false` (and `place` untouched) when
-    /// called from inside a handler.
+    /// As [`SpanState::start`], writing the state in place when the span starts; `place` is
+    /// left untouched when it does not, and a span the sampler leaves out only says so, with
+    /// its id and trace, for the caller to mark its scope.
     #[inline]
     pub(crate) fn start_at(
         place: &mut MaybeUninit<Self>,
@@ -104,12 +121,17 @@ impl SpanState {
         dispatcher: &'static str,
         instance: Option<&'static str>,
         args: &[Arg<'_>],
-    ) -> bool {
+    ) -> Began {
         let Some(parent) = Parent::current() else {
-            return false;
+            return Began::Skipped;
         };
-        Self::start_in(place, parent, chain, name, dispatcher, instance, args);
-        true
+        let id = SpanId::fresh(name);
+        let trace = trace_of(id, parent.id, parent.trace);
+        if chain.sample != KEEP_ALL && !parent.keeps(chain, trace) {
+            return Began::LeftOut { id, trace };
+        }
+        Self::start_kept(place, parent, chain, id, trace, dispatcher, instance, args);
+        Began::Started
     }
 
     /// Writes a span started under `parent` at `place`.
@@ -129,6 +151,22 @@ impl SpanState {
         {
             return;
         }
+        Self::start_kept(place, parent, chain, id, trace, dispatcher, instance, args);
+    }
+
+    /// Writes a span the sampler kept (or that no sampler decides) at `place`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn start_kept(
+        place: &mut MaybeUninit<Self>,
+        parent: Parent,
+        chain: &'static Chain,
+        id: SpanId,
+        trace: u128,
+        dispatcher: &'static str,
+        instance: Option<&'static str>,
+        args: &[Arg<'_>],
+    ) {
         Self::init(place, |core| {
             // SAFETY: `core` points into `place`, valid for writes.
             unsafe {
