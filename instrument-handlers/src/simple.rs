@@ -5,15 +5,23 @@
 //! wall-clock times, JSON maps and strings are made only when the spans are read.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use instrument_core::{AnySpanHandler, BatchSpanHandler, Dispatcher, EndedSpan, SpanId, Timestamp};
 use serde_json::{Map, Value};
 
-use crate::chunk_queue::{CHUNK, ChunkPool, ChunkQueue};
+use crate::thread_buffer::{ThreadBuffers, ThreadValues};
+
+/// How far above the capacity the buffers may grow before they are trimmed back to it: a
+/// fraction of the capacity, so that trimming (which locks every buffer) is rare. Every read trims
+/// first, so readers never see more than the capacity, and the spans evicted are always the ones
+/// that ended first.
+fn slack(capacity: usize) -> usize {
+    (capacity / 8).max(1024)
+}
 
 /// How many spans a [`SimpleSpanHandler`] keeps unless told otherwise.
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -131,13 +139,16 @@ impl Record {
 ///
 /// It is a [`BatchSpanHandler`]: the core records each span (id, parent, both timestamps, and
 /// the error and metadata when there are any) and hands the handler a batch at a time, so that
-/// a span costs no call into the handler. Every read first [flushes](instrument_core::flush) the
-/// spans that have ended on any thread, so readers see them all. Text and wall-clock times are
-/// made only when you read.
+/// a span costs no call into the handler. A batch goes to the delivering thread's own buffer,
+/// under a lock no other recording thread takes, so that threads do not contend. Every read
+/// first [flushes](instrument_core::flush) the spans that have ended on any thread, so readers
+/// see them all. Text and wall-clock times are made only when you read.
 ///
-/// It keeps at most [`SimpleSpanHandler::capacity`] spans (by default [`DEFAULT_CAPACITY`]);
-/// past that the spans delivered first are evicted, and [`SimpleSpanHandler::evicted`] counts
-/// them.
+/// It keeps at most [`SimpleSpanHandler::capacity`] spans (by default [`DEFAULT_CAPACITY`]) when
+/// read, and [`SimpleSpanHandler::evicted`] counts the spans it let go. Every read first trims
+/// to the capacity across all threads, the spans that ended first going first. Between reads,
+/// storage may run up to an eighth over the capacity; past that, the delivering thread drops its
+/// own oldest spans.
 ///
 /// ```
 /// use instrument::handlers::SimpleSpanHandler;
@@ -153,10 +164,10 @@ impl Record {
 /// assert!(handler.format_trace_trees().starts_with("step-"));
 /// ```
 pub struct SimpleSpanHandler {
-    kept: Mutex<ChunkQueue<Record>>,
-    /// Where the store's chunks come from and go back to, so that a drain and refill reuse them.
-    pool: ChunkPool<Record>,
+    buffers: ThreadBuffers<Record>,
     capacity: usize,
+    /// `capacity` plus [`slack`]: the total above which a recording thread trims.
+    high_water: usize,
     evicted: AtomicU64,
 }
 
@@ -178,11 +189,11 @@ impl SimpleSpanHandler {
     pub fn with_capacity(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Self {
-            kept: Mutex::new(ChunkQueue::default()),
-            // Room to keep every emptied chunk: a drain gives all the store's memory back to the
-            // refill that follows.
-            pool: ChunkPool::new(capacity.div_ceil(CHUNK) + 2),
+            // Room to keep every emptied chunk: a drain gives all the buffers' memory back to
+            // the refill that follows.
+            buffers: ThreadBuffers::new(capacity.saturating_add(slack(capacity))),
             capacity,
+            high_water: capacity.saturating_add(slack(capacity)),
             evicted: AtomicU64::new(0),
         }
     }
@@ -196,14 +207,14 @@ impl SimpleSpanHandler {
     /// How many spans were evicted to stay within the capacity, since the handler was made.
     #[must_use]
     pub fn evicted(&self) -> u64 {
-        drop(self.read());
+        drop(self.lock_all());
         self.evicted.load(Ordering::Relaxed)
     }
 
     /// How many spans are kept now.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.read().len()
+        self.lock_all().iter().map(|b| b.values().len()).sum()
     }
 
     /// Whether no span is kept.
@@ -232,10 +243,18 @@ impl SimpleSpanHandler {
         self.snapshot(Record::is_dropped)
     }
 
-    /// Copies the records that pass `keep` under the lock, then converts them without it, so that
-    /// deliveries wait only for the copy.
+    /// Copies the records that pass `keep` under the locks, then converts them without the locks,
+    /// so that recording threads wait only for the copy.
     fn snapshot(&self, keep: impl Fn(&Record) -> bool) -> Vec<SimpleSpan> {
-        let mut records: Vec<Record> = self.read().iter().filter(|r| keep(r)).cloned().collect();
+        let mut records: Vec<Record> = {
+            let buffers = self.lock_all();
+            buffers
+                .iter()
+                .flat_map(|b| b.values().iter())
+                .filter(|r| keep(r))
+                .cloned()
+                .collect()
+        };
         records.sort_by_key(|r| r.start);
         records.iter().map(Record::to_span).collect()
     }
@@ -255,34 +274,49 @@ impl SimpleSpanHandler {
     }
 
     fn take_records(&self) -> Vec<Record> {
+        let mut buffers = self.lock_all();
         let mut taken = Vec::new();
-        self.read().take_all(&mut taken, &self.pool);
+        for buffer in &mut buffers {
+            buffer.take_all(&mut taken);
+        }
         taken
     }
 
-    /// The store, with every span that has ended delivered to it first.
-    fn read(&self) -> MutexGuard<'_, ChunkQueue<Record>> {
-        instrument_core::flush();
-        self.lock()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, ChunkQueue<Record>> {
-        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Stores what `make` keeps of each of `items`, evicting the oldest past the capacity.
+    /// Stores what the handler keeps of a batch, in the delivering thread's own buffer.
     fn store<S>(&self, items: &[S], make: impl Fn(&S) -> Record) {
-        let mut kept = self.lock();
-        // What would be evicted at once is not stored at all.
-        let skip = items.len().saturating_sub(self.capacity);
-        let items = &items[skip..];
-        let excess = (kept.len() + items.len()).saturating_sub(self.capacity);
-        kept.drop_front(excess, &self.pool);
-        kept.extend_from(items, make, &self.pool);
-        if excess + skip > 0 {
-            self.evicted
-                .fetch_add((excess + skip) as u64, Ordering::Relaxed);
+        self.buffers.extend_own(items, make);
+        self.enforce_capacity();
+    }
+
+    /// Trims the buffers back to the capacity if together they passed the high-water mark: first
+    /// from this thread's own oldest spans, under its own lock only, so that recording threads do not
+    /// stall each other; then, if this thread holds too few, across all threads, oldest first.
+    #[cold]
+    fn enforce_capacity(&self) {
+        let total = self.buffers.len();
+        if total <= self.high_water {
+            return;
         }
+        let excess = total - self.capacity;
+        let trimmed = self.buffers.trim_own(excess);
+        self.evicted.fetch_add(trimmed as u64, Ordering::Relaxed);
+        if trimmed < excess {
+            drop(self.lock_all());
+        }
+    }
+
+    /// Locks every thread's buffer, after delivering every span that has ended, evicts down to
+    /// the capacity, and returns the guards.
+    fn lock_all(&self) -> Vec<ThreadValues<'_, Record>> {
+        instrument_core::flush();
+        let mut buffers = self.buffers.lock_all();
+        let total: usize = buffers.iter().map(|b| b.values().len()).sum();
+        if total > self.capacity {
+            let excess = total - self.capacity;
+            evict_oldest(&mut buffers, excess);
+            self.evicted.fetch_add(excess as u64, Ordering::Relaxed);
+        }
+        buffers
     }
 }
 
@@ -292,6 +326,32 @@ impl std::fmt::Debug for SimpleSpanHandler {
             .field("capacity", &self.capacity)
             .field("evicted", &self.evicted)
             .finish_non_exhaustive()
+    }
+}
+
+/// Removes the `count` records that ended first across all buffers. Each buffer is in push order,
+/// which is end order for the thread that owns it: a merge over the buffers' fronts counts how many
+/// to take from each, then each drops that many at once.
+fn evict_oldest(buffers: &mut [ThreadValues<'_, Record>], count: usize) {
+    let mut take = vec![0usize; buffers.len()];
+    {
+        let mut fronts: Vec<_> = buffers
+            .iter()
+            .map(|b| b.values().iter().peekable())
+            .collect();
+        for _ in 0..count {
+            let oldest = fronts
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, front)| front.peek().map(|r| (r.end, i)))
+                .min();
+            let Some((_, i)) = oldest else { break };
+            fronts[i].next();
+            take[i] += 1;
+        }
+    }
+    for (buffer, count) in buffers.iter_mut().zip(take) {
+        buffer.drop_front(count);
     }
 }
 
@@ -338,17 +398,24 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_larger_than_the_capacity_keeps_its_newest() {
-        let handler = SimpleSpanHandler::with_capacity(2);
-        let t = Timestamp::now();
-        handler.store(&[record("a", t, t), record("b", t, t)], Record::clone);
-        handler.store(
-            &[record("c", t, t), record("d", t, t), record("e", t, t)],
-            Record::clone,
-        );
-        let names: Vec<_> = handler.lock().iter().map(|r| r.id.name()).collect();
-        assert_eq!(names, ["d", "e"]);
-        assert_eq!(handler.evicted.load(Ordering::Relaxed), 3);
+    fn eviction_picks_oldest_end_across_threads() {
+        let handler = std::sync::Arc::new(SimpleSpanHandler::with_capacity(2));
+        let t0 = Timestamp::now();
+        let first = Timestamp::now();
+        std::thread::sleep(Duration::from_millis(1));
+        let second = Timestamp::now();
+        std::thread::sleep(Duration::from_millis(1));
+        let third = Timestamp::now();
+        handler.store(&[record("a1", t0, first)], Record::clone);
+        let other = std::sync::Arc::clone(&handler);
+        std::thread::spawn(move || other.store(&[record("b1", t0, second)], Record::clone))
+            .join()
+            .unwrap();
+        handler.store(&[record("a2", t0, third)], Record::clone);
+        let mut names: Vec<_> = handler.completed().iter().map(|s| s.name).collect();
+        assert_eq!(handler.evicted(), 1);
+        names.sort_unstable();
+        assert_eq!(names, ["a2", "b1"]);
     }
 
     #[test]
@@ -368,13 +435,14 @@ mod tests {
     }
 
     #[test]
-    fn the_store_stays_at_capacity() {
+    fn buffers_stay_near_capacity_between_reads() {
         let dispatcher = instrument_core::get_dispatcher("handlers_simple_unit::bounded");
         let handler = dispatcher.add_span_handler(SimpleSpanHandler::with_capacity(10));
         for _ in 0..20_000 {
             dispatcher.in_span("s", || ());
         }
-        assert!(handler.lock().len() <= 10);
+        let held = handler.buffers.len();
+        assert!(held <= handler.high_water, "{held}");
         assert_eq!(handler.len(), 10);
         assert_eq!(handler.evicted(), 19_990);
     }

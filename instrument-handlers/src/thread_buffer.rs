@@ -151,6 +151,75 @@ impl<T: Send + 'static> ThreadBuffers<T> {
         }
     }
 
+    /// Appends what `make` makes of each of `items` to this thread's buffer at once, under its
+    /// own lock (taken by no other thread but a reader): a batch stays on the thread that
+    /// delivered it.
+    pub(crate) fn extend_own<S>(&self, items: &[S], make: impl Fn(&S) -> T) {
+        let own = match self.own() {
+            Ok(Some(buffer)) => buffer,
+            Ok(None) => self.make_own(),
+            Err(()) => {
+                // The thread is exiting and its locals are gone: a shared buffer of its own.
+                let buffer = Arc::new(Buffer::new(Arc::clone(&self.pool)));
+                self.extend(&buffer, items, make);
+                self.buffers
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(buffer);
+                return;
+            }
+        };
+        // SAFETY: as in `push`.
+        self.extend(unsafe { &*own }, items, make);
+    }
+
+    fn extend<S>(&self, buffer: &Buffer<T>, items: &[S], make: impl Fn(&S) -> T) {
+        let mut deque = buffer.lock();
+        buffer.spill(&mut deque);
+        deque.extend_from(items, make, &buffer.pool);
+        buffer.in_deque.store(deque.len(), Ordering::Relaxed);
+    }
+
+    /// This thread's buffer, if it has one; `Err` while the thread is being torn down.
+    fn own(&self) -> Result<Option<*const Buffer<T>>, ()> {
+        MINE.try_with(|mine| {
+            mine.borrow()
+                .iter()
+                .find(|(key, _, _)| *key == self.key)
+                .map(|(_, buffer, _)| buffer.cast::<Buffer<T>>())
+        })
+        .map_err(|_| ())
+    }
+
+    /// Makes this thread's buffer.
+    #[cold]
+    fn make_own(&self) -> *const Buffer<T> {
+        let buffer = Arc::new(Buffer::new(Arc::clone(&self.pool)));
+        self.buffers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::clone(&buffer));
+        let pointer = Arc::as_ptr(&buffer);
+        let _ = MINE.try_with(|mine| mine.borrow_mut().push((self.key, pointer.cast(), buffer)));
+        pointer
+    }
+
+    /// Drops up to `max` of the oldest values this thread appended, under this thread's lock only;
+    /// returns how many it dropped.
+    pub(crate) fn trim_own(&self, max: usize) -> usize {
+        let Ok(Some(buffer)) = self.own() else {
+            return 0;
+        };
+        // SAFETY: as in `push`.
+        let buffer = unsafe { &*buffer };
+        let mut deque = buffer.lock();
+        buffer.spill(&mut deque);
+        let dropped = max.min(deque.len());
+        deque.drop_front(dropped, &buffer.pool);
+        buffer.in_deque.store(deque.len(), Ordering::Relaxed);
+        dropped
+    }
+
     #[cold]
     fn first_push(&self, value: T) -> usize {
         let buffer = Arc::new(Buffer::new(Arc::clone(&self.pool)));
@@ -224,6 +293,17 @@ pub(crate) struct ThreadValues<'a, T: 'static> {
 impl<T: 'static> ThreadValues<'_, T> {
     pub(crate) fn values(&self) -> &ChunkQueue<T> {
         &self.deque
+    }
+
+    /// Drops the `count` oldest values.
+    pub(crate) fn drop_front(&mut self, count: usize) {
+        self.deque.drop_front(count, &self.buffer.pool);
+    }
+
+    /// Moves every value into `into`, oldest first; the buffer keeps its memory for what comes
+    /// next.
+    pub(crate) fn take_all(&mut self, into: &mut Vec<T>) {
+        self.deque.take_all(into, &self.buffer.pool);
     }
 }
 
