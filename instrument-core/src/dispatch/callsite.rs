@@ -66,15 +66,26 @@ impl Callsite {
         self.chain_slow(chain)
     }
 
+    /// The chain once the call site knows it has one (registering on first use), unless this
+    /// code runs in a left-out trace. Kept small: it is inlined into every instrumented function.
     #[inline]
-    fn chain_slow(&'static self, mut chain: *mut Chain) -> Option<&'static Chain> {
+    fn chain_slow(&'static self, chain: *mut Chain) -> Option<&'static Chain> {
         if chain.is_null() {
-            chain = self.register();
-            if ptr::eq(chain, empty_chain_ptr()) {
-                return None;
-            }
+            return self.chain_first();
         }
         if current::sampled_out_here() {
+            return None;
+        }
+        // SAFETY: chains are leaked, so a non-null chain pointer is valid for 'static.
+        Some(unsafe { &*chain })
+    }
+
+    /// The first call: registers the call site, then answers as [`Callsite::chain`] does.
+    #[cold]
+    #[inline(never)]
+    fn chain_first(&'static self) -> Option<&'static Chain> {
+        let chain = self.register();
+        if ptr::eq(chain, empty_chain_ptr()) || current::sampled_out_here() {
             return None;
         }
         // SAFETY: chains are leaked, so a non-null chain pointer is valid for 'static.
