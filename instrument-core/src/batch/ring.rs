@@ -142,10 +142,12 @@ struct Mine(Arc<Ring>);
 
 impl Drop for Mine {
     fn drop(&mut self) {
+        // Deliver before leaving the list: a reader's flush between the two would otherwise find
+        // the ring neither listed nor delivered, and miss what it holds. (No span of this thread
+        // can reach the ring after this: its local is gone, so later ends are delivered alone.)
+        self.0.deliver();
         let mut all = RINGS.lock().unwrap_or_else(PoisonError::into_inner);
         all.retain(|ring| !Arc::ptr_eq(ring, &self.0));
-        drop(all);
-        self.0.deliver();
     }
 }
 
