@@ -178,6 +178,10 @@ fn a_hanging_otlp_backend_does_not_hold_up_the_jsonl_file() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(lines, 200, "the file is held up by the OTLP backend");
+    // The first batch reaches the backend (and hangs there); on a loaded machine, a moment later.
+    while receiver.hits() == 0 && waited.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert!(receiver.hits() >= 1);
     let result = pipeline.shutdown(Duration::from_millis(200));
     assert!(
