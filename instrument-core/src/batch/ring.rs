@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::context::current::HandlerGuard;
+use crate::dispatch::handler::count_panic;
 
 use super::ended::EndedSpan;
 
@@ -86,23 +87,31 @@ impl Ring {
             (first, count.min(BATCH_LEN - first)),
             (0, count.saturating_sub(BATCH_LEN - first)),
         ];
-        {
-            let _in_handler = HandlerGuard::enter();
-            let _delivering = Delivering::enter();
-            for (start, len) in runs {
-                if len > 0 {
-                    // SAFETY: slots `start..start + len` were written and published by the owner and
-                    // are not written again until `tail` passes them; `UnsafeCell<MaybeUninit<T>>`
-                    // has `T`'s layout.
-                    deliver_slice(unsafe { std::slice::from_raw_parts(base.add(start), len) });
-                }
+        // Handlers run, and records drop, with spans off and flushes refused on this thread: a
+        // record's drop may release the last hold on a shared handler, whose own drop then runs.
+        let _in_handler = HandlerGuard::enter();
+        let _delivering = Delivering::enter();
+        for (start, len) in runs {
+            if len > 0 {
+                // SAFETY: slots `start..start + len` were written and published by the owner and
+                // are not written again until `tail` passes them; `UnsafeCell<MaybeUninit<T>>`
+                // has `T`'s layout.
+                deliver_slice(unsafe { std::slice::from_raw_parts(base.add(start), len) });
             }
         }
-        for (start, len) in runs {
-            for index in start..start + len {
-                // SAFETY: each published record is dropped once, here, before `tail` passes it.
-                unsafe { (*self.slots[index].get()).assume_init_drop() };
+        // A drop that panics (a handler's own `Drop`) leaks the records after it rather than
+        // leaving them to be dropped twice.
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for (start, len) in runs {
+                for index in start..start + len {
+                    // SAFETY: each published record is dropped once, here, before `tail` passes
+                    // it.
+                    unsafe { (*self.slots[index].get()).assume_init_drop() };
+                }
             }
+        }));
+        if dropped.is_err() {
+            count_panic();
         }
         self.tail.store(head, Ordering::Release);
     }
