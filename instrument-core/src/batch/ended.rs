@@ -180,3 +180,14 @@ impl fmt::Debug for EndedSpan {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::EndedSpan;
+
+    #[test]
+    fn a_record_stays_small() {
+        // `BATCH_LEN` of them make a thread's ring: the size its documentation states.
+        assert!(size_of::<EndedSpan>() <= 144, "{}", size_of::<EndedSpan>());
+    }
+}
