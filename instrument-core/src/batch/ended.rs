@@ -156,6 +156,25 @@ impl EndedSpan {
         self.extra.as_ref().map_or(&NO_TAGS, |e| &e.tags)
     }
 
+    /// Whether dropping the record frees anything: most records are plain data. (Every field is
+    /// named, so that a field added makes this fail to compile until it is considered.)
+    #[inline]
+    pub(crate) fn owns_anything(&self) -> bool {
+        let Self {
+            id: _,
+            parent: _,
+            trace: _,
+            start: _,
+            end: _,
+            dispatcher: _,
+            extra,
+            chain: _,
+            shared,
+            skip: _,
+        } = self;
+        extra.is_some() || shared.is_some()
+    }
+
     /// Whether this record goes to the same handlers as `other`: consecutive records that do are
     /// delivered as one batch.
     pub(crate) fn same_route(&self, other: &Self) -> bool {
