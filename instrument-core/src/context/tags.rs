@@ -36,6 +36,11 @@ impl Tags {
         Self(None)
     }
 
+    /// Whether dropping these tags frees anything.
+    pub(crate) fn owns_anything(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// Whether there are no tags.
     #[must_use]
     pub fn is_empty(&self) -> bool {

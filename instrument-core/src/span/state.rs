@@ -349,6 +349,42 @@ impl SpanState {
     }
 }
 
+impl SpanState {
+    /// Whether the span has ended and dropping its state would free nothing: then a place that
+    /// holds it may forget it instead of running its drop glue, as most spans' places do. (Every
+    /// field is named, so that a field added makes this fail to compile until it is considered.)
+    #[inline]
+    pub(super) fn ended_and_plain(&self) -> bool {
+        let Self {
+            core,
+            metadata,
+            slot: _,
+            registered: _,
+            finished,
+            _pinned,
+        } = self;
+        let SpanCore {
+            id: _,
+            parent: _,
+            trace: _,
+            start: _,
+            chain: _,
+            shared,
+            tags,
+            dispatcher: _,
+            spans,
+        } = core;
+        // SAFETY: the span has ended (`finished`), so no one else touches `spans` any more.
+        let spans = unsafe { &*spans.get() };
+        *finished
+            && metadata.capacity() == 0
+            && shared.is_none()
+            && !tags.owns_anything()
+            && spans.rare.is_none()
+            && spans.live == 0
+    }
+}
+
 impl Drop for SpanState {
     fn drop(&mut self) {
         if !self.finished {
