@@ -47,18 +47,21 @@ static NO_TAGS: Tags = Tags::new();
 
 impl EndedSpan {
     /// The span's id.
+    #[inline]
     #[must_use]
     pub fn id(&self) -> SpanId {
         self.id
     }
 
     /// The span's name.
+    #[inline]
     #[must_use]
     pub fn name(&self) -> &'static str {
         self.id.name()
     }
 
     /// The span that was current when this one started.
+    #[inline]
     #[must_use]
     pub fn parent_id(&self) -> Option<SpanId> {
         self.parent
@@ -66,54 +69,63 @@ impl EndedSpan {
 
     /// The W3C trace-id of the span's trace, as [`SpanStart::trace_id`](crate::SpanStart::trace_id)
     /// gives it.
+    #[inline]
     #[must_use]
     pub fn trace_id(&self) -> [u8; 16] {
         self.trace.to_be_bytes()
     }
 
     /// When the span started.
+    #[inline]
     #[must_use]
     pub fn start(&self) -> Timestamp {
         self.start
     }
 
     /// When the span ended.
+    #[inline]
     #[must_use]
     pub fn end(&self) -> Timestamp {
         self.end
     }
 
     /// Wall-clock start time.
+    #[inline]
     #[must_use]
     pub fn start_time(&self) -> DateTime<Utc> {
         self.start.to_utc()
     }
 
     /// Wall-clock end time.
+    #[inline]
     #[must_use]
     pub fn end_time(&self) -> DateTime<Utc> {
         self.end.to_utc()
     }
 
     /// How long the span was open.
+    #[inline]
     #[must_use]
     pub fn duration(&self) -> Duration {
         self.end.duration_since(self.start)
     }
 
     /// The name of the dispatcher the span was made on.
+    #[inline]
     #[must_use]
     pub fn dispatcher(&self) -> &'static str {
         self.dispatcher
     }
 
     /// Whether the span exited normally (else it was dropped).
+    #[inline]
     #[must_use]
     pub fn is_exit(&self) -> bool {
         self.drop_reason().is_none()
     }
 
     /// Why the span was dropped, if it was.
+    #[inline]
     #[must_use]
     pub fn drop_reason(&self) -> Option<DropReason> {
         self.extra
@@ -124,12 +136,14 @@ impl EndedSpan {
     }
 
     /// The error text of a dropped span, as [`SpanEnd::error`](crate::SpanEnd::error) gives it.
+    #[inline]
     #[must_use]
     pub fn error(&self) -> Option<&str> {
         self.extra.as_ref()?.drop.as_ref().map(|(_, text)| &**text)
     }
 
     /// What code inside the span recorded with [`crate::CurrentSpan::record`], in order.
+    #[inline]
     #[must_use]
     pub fn metadata(&self) -> &[(Cow<'static, str>, Value)] {
         self.extra.as_ref().map_or(&[], |e| &e.metadata)
@@ -137,6 +151,7 @@ impl EndedSpan {
 
     /// The arguments as a JSON object, by name (redacted ones `"[REDACTED]"`), when a handler of
     /// the chain captures [`Capture::args`](crate::Capture::args).
+    #[inline]
     #[must_use]
     pub fn args(&self) -> Option<&Value> {
         self.extra.as_ref()?.args.as_ref()
@@ -144,6 +159,7 @@ impl EndedSpan {
 
     /// The return value as JSON (the `Ok` value of a `Result`), when a handler of the chain
     /// captures [`Capture::result`](crate::Capture::result) and the span returned one.
+    #[inline]
     #[must_use]
     pub fn result(&self) -> Option<&Value> {
         self.extra.as_ref()?.result.as_ref()
@@ -151,6 +167,7 @@ impl EndedSpan {
 
     /// The tags active when the span started, when a handler of the chain captures
     /// [`Capture::tags`](crate::Capture::tags); empty otherwise.
+    #[inline]
     #[must_use]
     pub fn tags(&self) -> &Tags {
         self.extra.as_ref().map_or(&NO_TAGS, |e| &e.tags)
