@@ -144,6 +144,14 @@ fn main() {
             }),
         ),
         (
+            "floor_shaped",
+            Box::new(|n| {
+                timed(n, |i| {
+                    black_box(floor_shaped(black_box("what is rust"), i as usize));
+                })
+            }),
+        ),
+        (
             "ours_shaped_idle",
             Box::new(|n| {
                 timed(n, |i| {
@@ -358,6 +366,12 @@ fn main() {
         (
             "shaped_vs_fastrace",
             median("ours_shaped") / median("fastrace_shaped"),
+        ),
+        // What no tracer can go below (two clock reads and a record), against fastrace: a
+        // recorded span's ratio to fastrace cannot be smaller than this.
+        (
+            "floor_vs_fastrace",
+            median("floor_shaped") / median("fastrace_shaped"),
         ),
         (
             "shaped_vs_tracing",

@@ -387,6 +387,63 @@ pub fn under_fastrace_root<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+// ---- the floor -----------------------------------------------------------------------------------
+
+/// One recorded span's least possible work on this machine, written by hand for the bench: the
+/// two clock reads every tracer makes (`instrument`'s, which are fastrace's `rdtsc`), and a
+/// 40-byte record (id, parent, name, start, end) written into a thread-local ring that wraps.
+/// No current span, no panic guard, no handler, no delivery: what no library can go below.
+#[inline(never)]
+pub fn floor_shaped(query: &str, top_k: usize) -> usize {
+    let start = instrument::Timestamp::now();
+    let value = plain(query.len() as u64) as usize + top_k;
+    let end = instrument::Timestamp::now();
+    FLOOR.with(|ring| ring.push(top_k as u64, "floor_shaped", start, end));
+    value
+}
+
+thread_local! {
+    static FLOOR: FloorRing = const { FloorRing::new() };
+}
+
+/// A record [`floor_shaped`] keeps.
+type FloorRecord = (
+    u64,
+    u64,
+    &'static str,
+    instrument::Timestamp,
+    instrument::Timestamp,
+);
+
+/// [`floor_shaped`]'s ring: 256 records, overwritten in turn.
+pub struct FloorRing {
+    next: std::cell::Cell<usize>,
+    records: std::cell::UnsafeCell<[std::mem::MaybeUninit<FloorRecord>; 256]>,
+}
+
+impl FloorRing {
+    const fn new() -> Self {
+        Self {
+            next: std::cell::Cell::new(0),
+            records: std::cell::UnsafeCell::new([std::mem::MaybeUninit::uninit(); 256]),
+        }
+    }
+
+    #[inline(always)]
+    fn push(
+        &self,
+        id: u64,
+        name: &'static str,
+        start: instrument::Timestamp,
+        end: instrument::Timestamp,
+    ) {
+        let next = self.next.get();
+        // SAFETY: the ring is this thread's; `next` is always below 256.
+        unsafe { (*self.records.get())[next].write((id, id.wrapping_sub(1), name, start, end)) };
+        self.next.set((next + 1) % 256);
+    }
+}
+
 // ---- shared drivers ------------------------------------------------------------------------------
 
 /// Children per fastrace root: the root's cost is shared by this many spans.

@@ -4,10 +4,11 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 
 use crate::context::current::{Scope, UNSAMPLED};
-use crate::dispatch::dispatcher::Chain;
+use crate::dispatch::dispatcher::{Chain, KEEP_ALL};
+use crate::span::id::SpanId;
 use crate::values::args::Arg;
 
-use super::state::{Began, SpanState};
+use super::state::{Began, Parent, Root, SpanState};
 
 /// The start of a span as a synchronous `#[span]` function's body reports it: a callback the body
 /// calls with its arguments, before running, when a handler listens.
@@ -29,6 +30,16 @@ pub fn run_sync<R>(
     body: impl FnOnce(Option<StartHook<'_>>) -> R,
     finish: impl FnOnce(Pin<&mut SpanState>, &R),
 ) -> R {
+    // A dispatcher that samples decides a root before the body runs, so that a root it leaves
+    // out costs a decision and a marked scope, not a span's machinery.
+    let mut decided = None;
+    if chain.sample != KEEP_ALL {
+        match Parent::decide_root(chain, callsite.span_name(instance)) {
+            Root::Child => {}
+            Root::Kept(id) => decided = Some(id),
+            Root::LeftOut { id, trace } => return run_left_out(id, trace, body),
+        }
+    }
     let mut place = Place::empty();
     let mut scope = None;
     let mut begun = false;
@@ -39,7 +50,16 @@ pub fn run_sync<R>(
             }
             let name = callsite.span_name(instance);
             let dispatcher = callsite.dispatcher_name();
-            match SpanState::start_at(&mut place.state, chain, name, dispatcher, instance, args) {
+            let began = SpanState::start_at(
+                &mut place.state,
+                chain,
+                name,
+                dispatcher,
+                instance,
+                decided,
+                args,
+            );
+            match began {
                 Began::Started => {
                     place.started = true;
                     if let Some(mut state) = place.pinned() {
@@ -70,6 +90,23 @@ pub fn run_sync<R>(
         }
         Err(payload) => state.panicked(payload),
     }
+}
+
+/// Runs the body of a root span its dispatcher's sampler left out: nothing is recorded, and the
+/// body's scope is marked so that the spans under it are left out too and a `traceparent` sent
+/// from it names its trace. The mark is taken off however the body ends, a panic included.
+#[inline(never)]
+fn run_left_out<R>(id: SpanId, trace: u128, body: impl FnOnce(Option<StartHook<'_>>) -> R) -> R {
+    struct Marked(Option<Scope>);
+    impl Drop for Marked {
+        fn drop(&mut self) {
+            if let Some(scope) = self.0.take() {
+                scope.leave_unrecorded();
+            }
+        }
+    }
+    let _marked = Marked(Some(Scope::enter(id, trace, UNSAMPLED)));
+    body(None)
 }
 
 /// `run_sync`'s span state, started in place and never moved: a pinned `Option<SpanState>` whose

@@ -48,6 +48,25 @@ impl Parent {
         })
     }
 
+    /// Decides, for a span about to start on `chain` (which samples), whether it is a root and,
+    /// if so, whether the sampler keeps it: by its trace's hash, as [`Parent::keeps`] decides, so
+    /// that the decision is the same wherever that trace-id is seen.
+    #[inline]
+    pub(super) fn decide_root(chain: &Chain, name: &'static str) -> Root {
+        let current = current::current_saved();
+        if current.id.is_some() || current.recording == current::UNSAMPLED || current::in_handler()
+        {
+            return Root::Child;
+        }
+        let id = SpanId::fresh(name);
+        let trace = trace_of(id, None, current.trace);
+        if chain.keeps_trace(trace) {
+            Root::Kept(id)
+        } else {
+            Root::LeftOut { id, trace }
+        }
+    }
+
     /// Whether a span starting here in trace `trace`, on a chain that samples, is kept: a root by
     /// its trace's hash, the first span under a remote caller by the caller's `sampled` flag, any
     /// other by its parent (which was kept, or this would not be asked).
@@ -61,6 +80,21 @@ impl Parent {
             Some(_) => true,
         }
     }
+}
+
+/// What [`Parent::decide_root`] decided.
+pub(super) enum Root {
+    /// The span has a parent (or is not recorded at all): its start decides.
+    Child,
+    /// A root the sampler keeps, with the id its decision was made from.
+    Kept(SpanId),
+    /// A root the sampler leaves out: its id and trace, for the mark on its body's scope.
+    LeftOut {
+        /// The id the span would have had.
+        id: SpanId,
+        /// Its trace.
+        trace: u128,
+    },
 }
 
 /// How a span asked for in place began ([`SpanState::start_at`]).
@@ -112,7 +146,8 @@ impl SpanState {
 
     /// As [`SpanState::start`], writing the state in place when the span starts; `place` is
     /// left untouched when it does not, and a span the sampler leaves out only says so, with
-    /// its id and trace, for the caller to mark its scope.
+    /// its id and trace, for the caller to mark its scope. `decided` is the id a root's sampling
+    /// decision was made from ([`Parent::decide_root`]), which the span keeps.
     #[inline]
     pub(crate) fn start_at(
         place: &mut MaybeUninit<Self>,
@@ -120,12 +155,13 @@ impl SpanState {
         name: &'static str,
         dispatcher: &'static str,
         instance: Option<&'static str>,
+        decided: Option<SpanId>,
         args: &[Arg<'_>],
     ) -> Began {
         let Some(parent) = Parent::current() else {
             return Began::Skipped;
         };
-        let id = SpanId::fresh(name);
+        let id = decided.unwrap_or_else(|| SpanId::fresh(name));
         let trace = trace_of(id, parent.id, parent.trace);
         if chain.sample != KEEP_ALL && !parent.keeps(chain, trace) {
             return Began::LeftOut { id, trace };
