@@ -6,7 +6,9 @@
 //! `#[span]` and emits LlamaIndex's events. The handlers registered at start-up report at the end:
 //! the span trees (`SimpleSpanHandler`), the callback traces with timings (`DebugHandler`, fed by a
 //! `CallbackBridge`), the events by type, the token totals (`TokenCountingHandler`), and the chats
-//! as fine-tuning JSONL (`FineTuningHandler`, written to the system's temp directory).
+//! as fine-tuning JSONL (`FineTuningHandler`, written to the system's temp directory), and an
+//! HTML report of the run that opens in a browser offline (`HtmlReportExporter`, in the temp
+//! directory too, or at `INSTRUMENT_REPORT=path`).
 //!
 //! Run it with `cargo run --example rag_pipeline`. With `OPENAI_BASE_URL` and `OPENAI_API_KEY` set
 //! (models from `OPENAI_MODEL` and `OPENAI_EMBEDDING_MODEL`, default `gpt-4o-mini` and
@@ -29,6 +31,7 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use instrument::callbacks::CBEventType;
+use instrument::handlers::export::HtmlReportExporter;
 use instrument::handlers::export::otlp::OtlpConfig;
 use rag::llm::Llm;
 use rag::observe::Observers;
@@ -76,6 +79,22 @@ async fn main() {
         exporter.register(instrument::get_dispatcher(DISPATCHER));
         (exporter, path)
     });
+
+    // Every run leaves a report that opens in a browser from the file, offline: the traces, a
+    // waterfall of each, every LLM call's conversation and tokens, the retrieved documents.
+    // `INSTRUMENT_REPORT=path` puts it elsewhere.
+    let report_path = std::env::var_os("INSTRUMENT_REPORT").map_or_else(
+        || std::env::temp_dir().join("rag_pipeline_report.html"),
+        std::path::PathBuf::from,
+    );
+    let report = HtmlReportExporter::builder(&report_path)
+        .title("rag_pipeline")
+        .build()
+        .unwrap_or_else(|error| {
+            eprintln!("cannot write the report: {error}");
+            std::process::exit(2)
+        });
+    report.register(instrument::get_dispatcher(DISPATCHER));
 
     match OpenAiSettings::from_env() {
         Some(settings) => {
@@ -166,6 +185,18 @@ async fn main() {
             std::path::Path::new(&path).display(),
             flushed.err().map(|e| format!(" ({e})")).unwrap_or_default()
         );
+    }
+
+    println!("\n── report (HtmlReportExporter) ──");
+    match report.write() {
+        Ok(()) => println!(
+            "  {} spans: open {} in a browser",
+            report.written(),
+            std::path::absolute(report.path())
+                .unwrap_or_else(|_| report.path().to_owned())
+                .display()
+        ),
+        Err(error) => println!("  {error}"),
     }
 
     if let Some(otlp) = otlp {

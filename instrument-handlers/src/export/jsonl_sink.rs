@@ -43,7 +43,7 @@ impl<W: Write> JsonlSink<W> {
 }
 
 /// The line written for `span`.
-fn exported(span: &FinishedSpan) -> ExportedSpan {
+pub(crate) fn exported(span: &FinishedSpan) -> ExportedSpan {
     let record = &span.record;
     let error = record.error().map(str::to_owned);
     let args = record.args.as_deref().cloned().unwrap_or_default();

@@ -13,6 +13,9 @@
 //!   writes one file at the end from per-thread buffers filled without a lock, needs no trace ids,
 //!   and keeps the recording thread's id, which a pipeline does not carry.
 //!
+//! - [`HtmlReportExporter`] keeps spans and writes them as one self-contained HTML page
+//!   ([`HtmlReport`]): a run's traces, waterfall, LLM conversations and documents, offline.
+//!
 //! Each follows spans and events, so each is registered on a dispatcher as both kinds of handler;
 //! `register` does that. All are cheap to clone: clones share one exporter.
 
@@ -27,6 +30,7 @@ mod jsonl_sink;
 pub mod otlp;
 mod pipeline;
 mod record;
+mod report;
 mod thread_id;
 
 pub use chrome::{ChromeSpan, ChromeTraceExporter, DEFAULT_CHROME_CAPACITY};
@@ -35,4 +39,8 @@ pub use jsonl::JsonlExporter;
 pub use jsonl_format::{ExportedEvent, ExportedSpan, SpanAttributes, SpanStatus, read_jsonl};
 pub use pipeline::{
     DEFAULT_CLOSE_TIMEOUT, DEFAULT_QUEUE_CAPACITY, ExportPipeline, ExportPipelineBuilder,
+};
+pub use report::{
+    DEFAULT_REPORT_CAPACITY, DEFAULT_REPORT_TITLE, HtmlReport, HtmlReportExporter,
+    HtmlReportExporterBuilder,
 };
