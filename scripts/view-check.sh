@@ -2,7 +2,7 @@
 # Opens the RAG demo's HTML report in headless Chromium and checks what it shows: the traces, a
 # trace's spans, the LLM span's conversation and token counts, a retriever's documents, the
 # search box, no console error, no network request; and that markup in a span's argument renders
-# as text. Installs Chromium (Debian's package) and playwright-core (npm) when missing; saves a
+# as text; and that a report of 100,000 spans opens, scrolls and filters. Installs Chromium (Debian's package) and playwright-core (npm) when missing; saves a
 # screenshot at target/view-check/report.png. About a minute once built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,10 @@ cat >"$out/hostile.jsonl" <<'JSONL'
 JSONL
 cargo run --quiet -p instrument-view -- "$out/hostile.jsonl" -o "$out/hostile.html" --title "<script>alert(4)</script>"
 
+echo "== a run of 100,000 spans"
+node scripts/view-check/large.mjs "$out/large.jsonl"
+cargo run --quiet -p instrument-view -- "$out/large.jsonl" -o "$out/large.html"
+
 echo "== Chromium"
 (cd scripts/view-check && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --silent; })
-node scripts/view-check/check.mjs "$out/report.html" "$out/run.jsonl" "$out/hostile.html" "$out/report.png"
+node scripts/view-check/check.mjs "$out/report.html" "$out/run.jsonl" "$out/hostile.html" "$out/report.png" "$out/large.html"

@@ -2,12 +2,12 @@
 // sees: the traces, one trace's spans, the LLM span's conversation and token counts, a
 // retriever's ranked documents, the search box, no console error; then that a span argument
 // holding markup renders as text. Usage:
-//   node check.mjs <report.html> <run.jsonl> <hostile-report.html> <screenshot.png>
+//   node check.mjs <report.html> <run.jsonl> <hostile-report.html> <screenshot.png> [<large.html>]
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 
-const [reportPath, jsonlPath, hostilePath, screenshotPath] = process.argv.slice(2);
+const [reportPath, jsonlPath, hostilePath, screenshotPath, largePath] = process.argv.slice(2);
 const failures = [];
 const check = (ok, what) => {
   console.log((ok ? "ok    " : "FAIL  ") + what);
@@ -115,6 +115,37 @@ try {
   const scripts = await hostile.$$eval("script", (s) => s.length);
   check(dialogs === 0 && scripts === 2 && hostileErrors.length === 0 && argsText.includes("</script><script>alert(1)</script>"),
     "an argument holding </script><script>alert(1)</script> renders as text and runs nothing");
+
+  // 100,000 spans: the page opens, draws only the rows in view, scrolls and filters.
+  if (largePath) {
+    const large = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    const largeErrors = [];
+    large.on("pageerror", (e) => largeErrors.push(String(e)));
+    const began = Date.now();
+    await large.goto(pathToFileURL(largePath).href);
+    await large.waitForSelector("body[data-ready=true]", { timeout: 60000 });
+    const opened = Date.now() - began;
+    const summary = await large.$eval("#summary", (s) => s.textContent);
+    const drawn = await large.$$eval("#rows .span-row", (rs) => rs.length);
+    check(summary.includes("100,000 spans") && drawn > 0 && drawn < 120,
+      `100,000 spans: opened in ${opened} ms, ${drawn} rows drawn of the trace's 10,000 (${summary})`);
+    await large.$eval("#rows", (r) => { r.scrollTop = r.scrollHeight; });
+    await large.waitForTimeout(200);
+    const last = await large.$$eval("#rows .span-row .name", (ns) => ns.map((n) => n.textContent));
+    check(last.length > 0 && last.length < 120, `scrolled to the end, ${last.length} rows drawn`);
+    const searchBegan = Date.now();
+    await large.fill("#search", "llm.chat");
+    await large.waitForFunction(() => {
+      const names = [...document.querySelectorAll("#rows .span-row .name")];
+      return names.length > 0 && names.every((n) => n.textContent === "llm.chat");
+    });
+    const llmRow = await large.$("#rows .span-row");
+    await llmRow.click();
+    const shown = await large.$$eval("#detail [data-tokens]", (ts) => ts.map((t) => t.textContent));
+    check(JSON.stringify(shown) === JSON.stringify(["120", "30", "150"]),
+      `filtered 100,000 spans by name in ${Date.now() - searchBegan} ms; an LLM span shows ${shown.join("/")} tokens`);
+    check(largeErrors.length === 0, `no error on the large page${largeErrors.length ? ": " + largeErrors.join(" | ") : ""}`);
+  }
 } finally {
   await browser.close();
 }

@@ -68,6 +68,9 @@
   }
 
   function applyFilter() {
+    // A new list starts at its top.
+    $("trace-list").scrollTop = 0;
+    $("rows").scrollTop = 0;
     state.traceRows = [];
     for (let t = 0; t < traces.length; t++) {
       const trace = traces[t];
@@ -144,6 +147,7 @@
   }, (i) => selectSpan(i));
 
   function selectTrace(t) {
+    if (t !== state.trace) $("rows").scrollTop = 0;
     state.trace = t;
     const trace = traces[t];
     $("trace-title").textContent = trace ? trace.name + " · " + duration(trace.duration_ns) : "";
