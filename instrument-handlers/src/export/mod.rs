@@ -31,6 +31,7 @@ pub mod otlp;
 mod pipeline;
 mod record;
 mod report;
+mod span_kind;
 mod thread_id;
 
 pub use chrome::{ChromeSpan, ChromeTraceExporter, DEFAULT_CHROME_CAPACITY};

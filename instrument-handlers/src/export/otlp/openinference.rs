@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use instrument_core::{Tags, to_json_string_guarded};
 use serde_json::{Map, Value};
 
+pub(crate) use crate::export::span_kind::SpanKind;
+
 /// `openinference.span.kind`.
 pub(crate) const SPAN_KIND: &str = "openinference.span.kind";
 pub(crate) const INPUT_VALUE: &str = "input.value";
@@ -22,33 +24,6 @@ pub(crate) const USER_ID: &str = "user.id";
 pub(crate) const JSON: &str = "application/json";
 /// The MIME type of a plain-text `input.value` or `output.value`.
 pub(crate) const TEXT: &str = "text/plain";
-
-/// What kind of work a span did, as OpenInference names it. A span is a `CHAIN` unless an event
-/// inside it says otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SpanKind {
-    Llm,
-    Embedding,
-    Retriever,
-    Reranker,
-    Tool,
-    Agent,
-    Chain,
-}
-
-impl SpanKind {
-    pub(crate) const fn as_str(self) -> &'static str {
-        match self {
-            Self::Llm => "LLM",
-            Self::Embedding => "EMBEDDING",
-            Self::Retriever => "RETRIEVER",
-            Self::Reranker => "RERANKER",
-            Self::Tool => "TOOL",
-            Self::Agent => "AGENT",
-            Self::Chain => "CHAIN",
-        }
-    }
-}
 
 /// One attribute value, before it becomes an OTLP `AnyValue`.
 #[derive(Debug, Clone, PartialEq)]

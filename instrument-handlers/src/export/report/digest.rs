@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::export::span_kind::SpanKind as Kind;
 use crate::export::{ExportedEvent, ExportedSpan, SpanStatus};
 use crate::token_counting::{PriceTable, cost_of, usage_from};
 
@@ -55,19 +56,6 @@ pub(crate) enum Status {
     Ok,
     Error,
     Cancelled,
-}
-
-/// What a span stands for, as OpenInference names the kinds: its colour on the page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Kind {
-    Llm,
-    Embedding,
-    Retriever,
-    Reranker,
-    Tool,
-    Agent,
-    Chain,
 }
 
 /// One span, placed in its trace.
@@ -365,7 +353,7 @@ fn kind_of(span: &ExportedSpan) -> Kind {
             ["openinference.span.kind", "span.kind", "kind"]
                 .iter()
                 .find_map(|key| span.attributes.metadata.get(*key)?.as_str())
-                .and_then(named_kind)
+                .and_then(Kind::named)
         })
         .unwrap_or(Kind::Chain)
 }
@@ -386,19 +374,6 @@ fn event_kind(name: &str) -> Option<Kind> {
         Kind::Agent
     } else {
         return None;
-    })
-}
-
-fn named_kind(name: &str) -> Option<Kind> {
-    Some(match name.to_ascii_lowercase().as_str() {
-        "llm" => Kind::Llm,
-        "embedding" => Kind::Embedding,
-        "retriever" => Kind::Retriever,
-        "reranker" => Kind::Reranker,
-        "tool" => Kind::Tool,
-        "agent" => Kind::Agent,
-        "chain" => Kind::Chain,
-        _ => return None,
     })
 }
 
