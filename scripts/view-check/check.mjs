@@ -94,6 +94,11 @@ try {
   check(scores.length === retrieved.length && scores.every((s, i) => Math.abs(s - retrieved[i].score) < 5e-4),
     `the retriever shows its ${retrieved.length} documents with their scores (${scores.join(", ")})`);
 
+  // The arrow keys move through the trace's spans.
+  await page.keyboard.press("ArrowDown");
+  const next = await page.$eval("#detail h2", (h) => h.textContent);
+  check(next !== retrieval.name, `the down arrow selects the next span (${next})`);
+
   // The search box filters spans by name.
   await page.fill("#search", "embed");
   await page.waitForTimeout(300);

@@ -271,6 +271,17 @@
     if (location.hash !== "#span=" + i) history.replaceState(null, "", "#span=" + i);
   }
 
+  // Up and down move through the trace's spans, outside the search box.
+  document.addEventListener("keydown", (e) => {
+    if (e.target === $("search") || (e.key !== "ArrowDown" && e.key !== "ArrowUp")) return;
+    const at = state.spanRows.indexOf(state.span);
+    const next = at + (e.key === "ArrowDown" ? 1 : -1);
+    if (next >= 0 && next < state.spanRows.length) {
+      e.preventDefault();
+      selectSpan(state.spanRows[next]);
+    }
+  });
+
   let pending = null;
   $("search").addEventListener("input", (e) => {
     clearTimeout(pending);
