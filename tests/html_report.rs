@@ -327,3 +327,63 @@ fn the_file_grows_linearly_with_the_spans() {
         "100k spans / 10k spans = {ratio}"
     );
 }
+
+fn event(name: &str, at: u64, attributes: Value) -> instrument::handlers::export::ExportedEvent {
+    instrument::handlers::export::ExportedEvent {
+        name: name.to_owned(),
+        time_unix_nano: at,
+        attributes,
+    }
+}
+
+#[test]
+fn a_streamed_call_keeps_each_piece_once_and_several_calls_add_up() {
+    let mut span = exported("llm.stream-1", None, 0, 1_000);
+    let question = json!([{"role": "user", "content": "tell me about spans"}]);
+    span.events.push(event(
+        "LLMChatStartEvent",
+        1,
+        json!({"messages": question, "model_dict": {"model": "gpt-4o-mini"}}),
+    ));
+    let mut text = String::new();
+    for piece in 0..200 {
+        text.push_str(&format!("piece {piece} "));
+        span.events.push(event(
+            "LLMChatInProgressEvent",
+            2 + piece,
+            json!({"messages": question, "response": {
+                "message": {"role": "assistant", "content": text},
+                "delta": format!("piece {piece} "),
+                "raw": {"choices": []},
+            }}),
+        ));
+    }
+    for (at, prompt) in [(900, 10), (950, 20)] {
+        span.events.push(event(
+            "LLMChatEndEvent",
+            at,
+            json!({"messages": question, "response": {
+                "message": {"role": "assistant", "content": text},
+                "raw": {"model": "gpt-4o-mini", "usage": {"prompt_tokens": prompt, "completion_tokens": 5}},
+            }}),
+        ));
+    }
+    let data = report_data(&HtmlReport::new(vec![span]));
+    let llm = &data["spans"][0];
+    let progress = &llm["events"][1]["attributes"];
+    assert_eq!(progress, &json!({"response": {"delta": "piece 0 "}}));
+    // Two calls in one span: their tokens and costs add up.
+    assert_eq!(llm["llm"]["prompt_tokens"], 30);
+    assert_eq!(llm["llm"]["completion_tokens"], 10);
+    assert_eq!(llm["llm"]["total_tokens"], 40);
+    assert_eq!(data["traces"][0]["tokens"], 40);
+    assert!(llm["llm"]["cost"].as_str().unwrap().starts_with('$'));
+    // The whole answer is in the page once per end event and once as the call's response, not
+    // once per piece.
+    let full = serde_json::to_string(&data).unwrap();
+    assert_eq!(
+        full.matches("piece 199").count(),
+        4,
+        "the last delta, the two end events and the response"
+    );
+}

@@ -5,7 +5,7 @@
 //! instrument-view run.jsonl -o run.html --title "nightly evaluation"
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command, value_parser};
@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         .get_one::<PathBuf>("output")
         .cloned()
         .unwrap_or_else(|| input.with_extension("html"));
-    if &output == input {
+    if same_file(&output, input) {
         eprintln!(
             "instrument-view: the output would replace the input {}; name another with -o",
             input.display()
@@ -91,6 +91,14 @@ fn main() -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// Whether `a` and `b` name one existing file, however each is spelled.
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!(
+        (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+        (Ok(a), Ok(b)) if a == b
+    )
 }
 
 #[cfg(test)]

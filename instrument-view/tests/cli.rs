@@ -83,6 +83,13 @@ fn a_missing_file_and_an_output_over_the_input_are_refused() {
     std::fs::write(&input, LINE).unwrap();
     let out = view(&[input.as_os_str()]);
     assert_eq!(out.status.code(), Some(2));
+    let spelled_otherwise = dir.join(".").join("run.html");
+    let out = view(&[
+        input.as_os_str(),
+        "-o".as_ref(),
+        spelled_otherwise.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         std::fs::read_to_string(&input).unwrap(),
         LINE,

@@ -105,6 +105,24 @@ try {
   const filtered = await page.$$eval("#rows .span-row .name", (ns) => ns.map((n) => n.textContent));
   check(filtered.length > 0 && filtered.every((n) => n.toLowerCase().includes("embed")), `the search box keeps matching spans only (${filtered.join(", ")})`);
 
+  await page.fill("#search", "no-such-span");
+  await page.waitForTimeout(300);
+  const nothing = await page.$eval("#detail", (d) => d.textContent);
+  const left = await page.$$eval("#rows .span-row", (rs) => rs.length);
+  check(left === 0 && nothing.includes("no-such-span"), `a search that matches nothing says so (${nothing})`);
+
+  // A link to one span (`#span=N`) opens it, also on a page already open.
+  await page.fill("#search", "");
+  await page.waitForTimeout(300);
+  const llmIndex = await page.evaluate((id) => {
+    const data = JSON.parse(document.getElementById("instrument-data").textContent);
+    return data.spans.findIndex((s) => s.id === id);
+  }, llmSpan.span_id);
+  await page.evaluate((i) => { location.hash = "#span=" + i; }, llmIndex);
+  await page.waitForTimeout(200);
+  const linked = await page.$eval("#detail", (d) => d.dataset.span);
+  check(linked === String(llmIndex), `#span=${llmIndex} selects the LLM span`);
+
   check(consoleErrors.length === 0, `no console error${consoleErrors.length ? ": " + consoleErrors.join(" | ") : ""}`);
   check(requests.length === 0, `no network request${requests.length ? ": " + requests.join(", ") : ""}`);
 

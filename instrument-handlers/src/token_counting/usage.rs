@@ -40,7 +40,7 @@ impl Usage {
     /// Prompt plus completion.
     #[must_use]
     pub fn total(&self) -> u64 {
-        self.prompt + self.completion
+        self.prompt.saturating_add(self.completion)
     }
 }
 
@@ -125,11 +125,17 @@ fn read(map: &Map<String, Value>) -> Option<Usage> {
         .or_else(|| detail("cached_tokens"))
         .unwrap_or(0);
     let audio = detail("audio_tokens").unwrap_or_else(|| gemini_audio(map));
-    let prompt = prompt.unwrap_or(0) + cache_read + cache_write;
+    // Counts come from a provider's JSON: added without overflow, however large.
+    let prompt = prompt
+        .unwrap_or(0)
+        .saturating_add(cache_read)
+        .saturating_add(cache_write);
     Some(Usage {
         prompt,
-        completion: completion.unwrap_or(0) + first(&THOUGHTS_KEYS).unwrap_or(0),
-        cached_prompt: (cache_read + cached_inside).min(prompt),
+        completion: completion
+            .unwrap_or(0)
+            .saturating_add(first(&THOUGHTS_KEYS).unwrap_or(0)),
+        cached_prompt: cache_read.saturating_add(cached_inside).min(prompt),
         cache_write,
         cache_write_1h,
         audio_prompt: audio.min(prompt),
@@ -150,7 +156,7 @@ fn cache_writes(map: &Map<String, Value>) -> (u64, u64) {
     let all = map
         .get(CACHE_WRITE_KEY)
         .and_then(count)
-        .unwrap_or_else(|| part("ephemeral_5m_input_tokens") + one_hour);
+        .unwrap_or_else(|| part("ephemeral_5m_input_tokens").saturating_add(one_hour));
     (all, one_hour.min(all))
 }
 
@@ -313,6 +319,17 @@ mod tests {
             assert_eq!(usage_from(Some(&raw), None), None, "{raw}");
         }
         assert_eq!(usage_from(None, None), None);
+    }
+
+    #[test]
+    fn counts_too_large_to_add_saturate() {
+        let raw = json!({"usage": {"prompt_tokens": u64::MAX, "completion_tokens": u64::MAX,
+            "cache_read_input_tokens": 5}});
+        let usage = usage_from(Some(&raw), None).unwrap();
+        assert_eq!(
+            (usage.prompt, usage.completion, usage.total()),
+            (u64::MAX, u64::MAX, u64::MAX)
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::export::span_kind::SpanKind as Kind;
 use crate::export::{ExportedEvent, ExportedSpan, SpanStatus};
-use crate::token_counting::{PriceTable, cost_of, usage_from};
+use crate::token_counting::{PriceTable, Usage, Usd, cost_of, usage_from};
 
 use super::secrets::redacted;
 
@@ -20,7 +20,8 @@ const CANCELLED: &str = "cancelled";
 #[derive(Debug, Serialize)]
 pub(crate) struct Digest {
     pub(crate) title: String,
-    /// The traces, longest-running first within each start time: in the order they started.
+    /// The traces in the order their roots started; traces made of spans whose parents form a
+    /// loop come last.
     pub(crate) traces: Vec<Trace>,
     /// Every span, trace by trace, each trace's spans in tree order (a parent before its
     /// children, siblings by start time): a trace's rows are one slice of this.
@@ -252,7 +253,7 @@ fn trace_view(spans: &[Span], first: usize, start: u64, trace_id: Option<String>
     let cost = llms()
         .filter_map(|llm| llm.cost_pico)
         .reduce(u128::saturating_add)
-        .map(|pico| crate::token_counting::Usd::from_picodollars(pico).to_string());
+        .map(|pico| Usd::from_picodollars(pico).to_string());
     Trace {
         first,
         count: spans.len(),
@@ -327,9 +328,10 @@ fn redacted_map(map: Map<String, Value>) -> Map<String, Value> {
     }
 }
 
-/// A streamed call's progress events repeat the whole conversation each time: kept with their
-/// delta only, so that a long stream does not multiply the file's size.
-fn compact(name: &str, attributes: Value) -> Value {
+/// A streamed call's progress events repeat the conversation and the whole answer so far each
+/// time: kept with their delta only, so that a stream of N pieces costs the file O(N), not
+/// O(N²). The start and end events keep everything.
+pub(crate) fn compact(name: &str, attributes: Value) -> Value {
     let Value::Object(mut map) = attributes else {
         return attributes;
     };
@@ -337,7 +339,7 @@ fn compact(name: &str, attributes: Value) -> Value {
         map.remove("messages");
         map.remove("prompt");
         if let Some(Value::Object(response)) = map.get_mut("response") {
-            response.remove("raw");
+            response.retain(|key, _| key == "delta");
         }
     }
     Value::Object(map)
@@ -382,7 +384,8 @@ fn event_kind(name: &str) -> Option<Kind> {
 /// start's `model_dict` or the provider's raw response.
 fn llm_of(events: &[ExportedEvent], prices: &PriceTable) -> Llm {
     let mut llm = Llm::default();
-    let mut usage = None;
+    // Each end event is one call's answer; a span that made several adds them up.
+    let mut usages = Vec::new();
     for event in events {
         let attributes = &event.attributes;
         if event.name.ends_with("StartEvent") {
@@ -417,25 +420,36 @@ fn llm_of(events: &[ExportedEvent], prices: &PriceTable) -> Llm {
             if llm.model.is_none() {
                 llm.model = raw.and_then(model_name);
             }
-            usage = usage_from(
+            let model = raw.and_then(model_name);
+            if let Some(usage) = usage_from(
                 raw,
                 response.get("additional_kwargs").and_then(Value::as_object),
-            )
-            .or(usage);
+            ) {
+                usages.push((model, usage));
+            }
         }
     }
-    if let Some(usage) = usage {
-        llm.prompt_tokens = Some(usage.prompt);
-        llm.completion_tokens = Some(usage.completion);
-        llm.total_tokens = Some(usage.total());
-        if let Some(cost) = llm
-            .model
-            .as_deref()
-            .and_then(|model| cost_of(model, &usage, prices))
-        {
-            llm.cost = Some(cost.total().to_string());
-            llm.cost_pico = Some(cost.total().picodollars());
-        }
+    let sum = |part: fn(&Usage) -> u64| {
+        usages
+            .iter()
+            .map(|(_, usage)| part(usage))
+            .reduce(u64::saturating_add)
+    };
+    llm.prompt_tokens = sum(|usage| usage.prompt);
+    llm.completion_tokens = sum(|usage| usage.completion);
+    llm.total_tokens = sum(Usage::total);
+    // Priced when every call's model is.
+    let costs: Option<Vec<u128>> = usages
+        .iter()
+        .map(|(model, usage)| {
+            let model = model.as_deref().or(llm.model.as_deref())?;
+            Some(cost_of(model, usage, prices)?.total().picodollars())
+        })
+        .collect();
+    if let Some(costs) = costs.filter(|costs| !costs.is_empty()) {
+        let pico = costs.into_iter().fold(0u128, u128::saturating_add);
+        llm.cost = Some(Usd::from_picodollars(pico).to_string());
+        llm.cost_pico = Some(pico);
     }
     llm
 }

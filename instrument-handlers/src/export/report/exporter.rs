@@ -13,9 +13,10 @@ use crate::export::pipeline::{
 use super::html_report::DEFAULT_REPORT_TITLE;
 use super::sink::ReportSink;
 
-/// Spans an [`HtmlReportExporter`] keeps at most, unless told otherwise: a report of more is
-/// slow to open.
-pub const DEFAULT_REPORT_CAPACITY: usize = 1_000_000;
+/// Spans an [`HtmlReportExporter`] keeps at most, unless told otherwise: a page of more is slow
+/// to write at shutdown and to open, and a trace of much more than 700,000 spans is taller than
+/// some browsers can scroll.
+pub const DEFAULT_REPORT_CAPACITY: usize = 250_000;
 
 /// How long [`HtmlReportExporter::write`] waits at most.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -27,9 +28,12 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 /// It is an [`ExportPipeline`] with one sink: the recording thread hands each span to the
 /// pipeline's thread through a bounded queue, as for [`crate::export::JsonlExporter`]; spans
 /// past the queue's or the report's capacity are dropped and counted
-/// ([`HtmlReportExporter::dropped`]). The file is written beside its path and renamed over it, so
-/// a reader never sees half a page. To put the report beside a JSON Lines file or an OTLP backend
-/// in one pipeline, use [`ExportPipelineBuilder::html_report`].
+/// ([`HtmlReportExporter::dropped`]): the report keeps the first spans that end, so a trace
+/// whose root came past the capacity shows its kept spans as traces of their own. The page is
+/// written on the pipeline's thread, beside its path and renamed over it, so a reader never sees
+/// half a page; at shutdown that counts against the pipeline's close timeout. To put the report
+/// beside a JSON Lines file or an OTLP backend in one pipeline, use
+/// [`ExportPipelineBuilder::html_report`] (and add it last: sinks are flushed in order).
 ///
 /// ```
 /// use instrument::handlers::export::HtmlReportExporter;
@@ -56,7 +60,7 @@ pub struct HtmlReportExporter {
 
 impl ExportPipelineBuilder {
     /// Adds a sink that writes an HTML report of every span to `path` when the pipeline is
-    /// flushed and at shutdown, keeping at most `capacity` spans.
+    /// flushed and at shutdown, keeping at most `capacity` spans (at least one).
     ///
     /// # Errors
     /// [`ExportError::Io`] when no file can be created at `path`.

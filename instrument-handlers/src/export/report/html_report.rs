@@ -1,7 +1,7 @@
 //! `HtmlReport`: a run's spans as one self-contained HTML page.
 
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::export::{ExportError, ExportedSpan};
 
@@ -98,18 +98,42 @@ impl HtmlReport {
         write_page(&self.digest, out)
     }
 
-    /// Writes the page to a new file at `path` (replaced if it exists).
+    /// Writes the page to a file at `path`, replacing it if it exists. The page is written
+    /// beside it first (`<path>.partial`, made afresh, never through a link) and renamed over
+    /// it, so a reader never sees half a page; on failure the partial file is removed.
     ///
     /// # Errors
-    /// [`ExportError::Io`] when the file cannot be created or written.
+    /// [`ExportError::Io`] when the file cannot be written.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ExportError> {
         let path = path.as_ref();
-        let io = |source| ExportError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let mut out = BufWriter::new(std::fs::File::create(path).map_err(io)?);
-        self.write_to(&mut out).map_err(io)?;
-        out.flush().map_err(io)
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let written = self
+            .write_file(&partial)
+            .and_then(|()| std::fs::rename(&partial, path));
+        written.map_err(|source| {
+            let _ = std::fs::remove_file(&partial);
+            ExportError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        })
+    }
+
+    fn write_file(&self, path: &Path) -> io::Result<()> {
+        match std::fs::remove_file(path) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+            _ => {}
+        }
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        let mut out = BufWriter::new(file);
+        self.write_to(&mut out)?;
+        out.into_inner()
+            .map_err(io::IntoInnerError::into_error)?
+            .sync_all()
     }
 }

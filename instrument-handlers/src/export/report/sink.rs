@@ -1,7 +1,6 @@
 //! The report sink: keeps every finished span (up to a bound) and writes the whole page when the
 //! pipeline is flushed by its caller or shut down.
 
-use std::io::{self, BufWriter};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,6 +13,7 @@ use crate::export::error::ExportError;
 use crate::export::jsonl_sink::exported;
 use crate::export::pipeline::{Sink, SinkCounters, Wants};
 
+use super::digest::compact;
 use super::html_report::HtmlReport;
 
 /// Writes an HTML report of every span it was given to one file.
@@ -26,7 +26,7 @@ pub(crate) struct ReportSink {
     /// Whether spans came since the file was last written.
     changed: bool,
     counters: Arc<SinkCounters>,
-    error: Option<io::Error>,
+    error: Option<ExportError>,
 }
 
 impl ReportSink {
@@ -35,23 +35,17 @@ impl ReportSink {
             path,
             title,
             spans: Vec::new(),
-            capacity,
+            capacity: capacity.max(1),
             changed: true,
             counters: Arc::default(),
             error: None,
         }
     }
 
-    fn write(&mut self) -> io::Result<()> {
-        let report = HtmlReport::new(self.spans.clone()).title(self.title.clone());
-        // Written beside the file, then renamed over it: a reader never sees half a page.
-        let partial = self.path.with_extension("html.partial");
-        let mut out = BufWriter::new(std::fs::File::create(&partial)?);
-        report.write_to(&mut out)?;
-        out.into_inner()
-            .map_err(io::IntoInnerError::into_error)?
-            .sync_all()?;
-        std::fs::rename(&partial, &self.path)
+    fn write(&self) -> Result<(), ExportError> {
+        HtmlReport::new(self.spans.clone())
+            .title(self.title.clone())
+            .save(&self.path)
     }
 }
 
@@ -69,7 +63,12 @@ impl Sink for ReportSink {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        self.spans.push(exported(span));
+        let mut span = exported(span);
+        // Kept as the page keeps them: a long stream's progress events with their delta only.
+        for event in &mut span.events {
+            event.attributes = compact(&event.name, std::mem::take(&mut event.attributes));
+        }
+        self.spans.push(span);
         self.changed = true;
     }
 
@@ -97,11 +96,7 @@ impl Sink for ReportSink {
     }
 
     fn take_error(&mut self) -> Option<ExportError> {
-        let source = self.error.take()?;
-        Some(ExportError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        self.error.take()
     }
 
     fn counters(&self) -> Arc<SinkCounters> {

@@ -86,11 +86,26 @@
       }
     }
     traceList.render(true);
-    if (state.traceRows.length && !state.traceRows.includes(state.trace)) {
+    if (!state.traceRows.length) {
+      showNothing(traces.length ? "No span's name contains \u201c" + state.filter + "\u201d." : "No spans in this run.");
+    } else if (!state.traceRows.includes(state.trace)) {
       selectTrace(state.traceRows[0]);
     } else {
       fillSpanRows();
     }
+  }
+
+  // Nothing to show: no trace selected, and why.
+  function showNothing(why) {
+    state.trace = -1;
+    state.span = -1;
+    state.spanRows = [];
+    $("trace-title").textContent = "";
+    $("axis").replaceChildren();
+    spanList.render(true);
+    const detail = $("detail");
+    delete detail.dataset.span;
+    detail.replaceChildren(el("p", "empty", why));
   }
 
   function fillSpanRows() {
@@ -160,7 +175,8 @@
         axis.appendChild(tick);
       }
     }
-    traceList.render(true);
+    const row = state.traceRows.indexOf(t);
+    if (row >= 0) traceList.reveal(row);
     fillSpanRows();
     if (trace) selectSpan(state.spanRows.length ? state.spanRows[0] : trace.first);
   }
@@ -273,7 +289,8 @@
 
   // Up and down move through the trace's spans, outside the search box.
   document.addEventListener("keydown", (e) => {
-    if (e.target === $("search") || (e.key !== "ArrowDown" && e.key !== "ArrowUp")) return;
+    if (e.target === $("search") || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
     const at = state.spanRows.indexOf(state.span);
     const next = at + (e.key === "ArrowDown" ? 1 : -1);
     if (next >= 0 && next < state.spanRows.length) {
@@ -303,16 +320,27 @@
   $("summary").textContent = summary.join(" · ");
 
   // `#span=N` opens on span N, so that a link can point at one span.
-  const wanted = /^#span=(\d+)$/.exec(location.hash);
-  applyFilter();
-  const start = wanted ? Number(wanted[1]) : -1;
-  if (start >= 0 && start < spans.length) {
+  function followHash() {
+    const wanted = /^#span=(\d+)$/.exec(location.hash);
+    const index = wanted ? Number(wanted[1]) : -1;
+    if (index < 0 || index >= spans.length || index === state.span) return false;
     let t = 0;
-    while (t + 1 < traces.length && traces[t + 1].first <= start) t++;
+    while (t + 1 < traces.length && traces[t + 1].first <= index) t++;
+    if (!state.traceRows.includes(t)) {
+      $("search").value = "";
+      state.filter = "";
+      applyFilter();
+    }
     selectTrace(t);
-    selectSpan(start);
-  } else if (!traces.length) {
-    $("rows").appendChild(el("p", "empty", "No spans in this run."));
+    selectSpan(index);
+    return true;
   }
+  const linked = /^#span=\d+$/.test(location.hash) ? location.hash : "";
+  applyFilter();
+  if (linked) {
+    history.replaceState(null, "", linked);
+    followHash();
+  }
+  window.addEventListener("hashchange", followHash);
   document.body.dataset.ready = "true";
 })();
