@@ -92,11 +92,7 @@ impl<W: Write> JsonlSink<W> {
 
 impl<W: Write + Send> Sink for JsonlSink<W> {
     fn wants(&self) -> Wants {
-        Wants {
-            result: true,
-            event_json: true,
-            event_otlp: false,
-        }
+        Wants::EXPORTED_SPAN
     }
 
     fn accept(&mut self, span: &FinishedSpan) {

@@ -81,6 +81,14 @@ pub(crate) struct Wants {
 }
 
 impl Wants {
+    /// What a sink writing [`crate::export::ExportedSpan`]s needs: the return value and each
+    /// event's payload as JSON.
+    pub(crate) const EXPORTED_SPAN: Self = Self {
+        result: true,
+        event_json: true,
+        event_otlp: false,
+    };
+
     fn or(self, other: Self) -> Self {
         Self {
             result: self.result || other.result,

@@ -51,11 +51,7 @@ impl ReportSink {
 
 impl Sink for ReportSink {
     fn wants(&self) -> Wants {
-        Wants {
-            result: true,
-            event_json: true,
-            event_otlp: false,
-        }
+        Wants::EXPORTED_SPAN
     }
 
     fn accept(&mut self, span: &FinishedSpan) {
