@@ -11,7 +11,7 @@ use std::fmt;
 pub use crate::dispatch::callsite::Callsite;
 pub use crate::span::stream::InstrumentedStream;
 pub use crate::span::{
-    ErrorText, Instrumented, Parent, SpanState, StartHook, instrument, run_sync,
+    ErrorText, Instrumented, Parent, SpanPlace, SpanState, StartHook, instrument, run_sync,
 };
 pub use crate::values::args::{Arg, SerializeValue};
 pub use crate::values::sensitive::is_sensitive_name;

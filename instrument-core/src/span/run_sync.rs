@@ -1,6 +1,5 @@
 //! Running a synchronous `#[span]` body inside a span.
 
-use std::mem::MaybeUninit;
 use std::pin::Pin;
 
 use crate::context::current::{Scope, UNSAMPLED};
@@ -8,6 +7,7 @@ use crate::dispatch::dispatcher::{Chain, KEEP_ALL};
 use crate::span::id::SpanId;
 use crate::values::args::Arg;
 
+use super::place::SpanPlace;
 use super::state::{Began, Parent, Root, SpanState};
 
 /// The start of a span as a synchronous `#[span]` function's body reports it: a callback the body
@@ -40,7 +40,7 @@ pub fn run_sync<R>(
             Root::LeftOut { id, trace } => return run_left_out(id, trace, body),
         }
     }
-    let mut place = Place::empty();
+    let mut place = SpanPlace::empty();
     let mut scope = None;
     let mut begun = false;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -107,46 +107,4 @@ fn run_left_out<R>(id: SpanId, trace: u128, body: impl FnOnce(Option<StartHook<'
     }
     let _marked = Marked(Some(Scope::enter(id, trace, UNSAMPLED)));
     body(None)
-}
-
-/// `run_sync`'s span state, started in place and never moved: a pinned `Option<SpanState>` whose
-/// drop ends the span if it was started and not ended.
-pub(super) struct Place {
-    pub(super) state: MaybeUninit<SpanState>,
-    pub(super) started: bool,
-}
-
-impl Place {
-    /// An unstarted place, its state left uninitialised: written field by field, because a
-    /// struct literal holding `MaybeUninit::uninit()` is zero-filled here (337 bytes of `memset`
-    /// per span, measured with callgrind).
-    #[inline(always)]
-    fn empty() -> Self {
-        let mut place = MaybeUninit::<Self>::uninit();
-        // SAFETY: `started` is the only field that needs a value; `state` is `MaybeUninit`.
-        unsafe {
-            (&raw mut (*place.as_mut_ptr()).started).write(false);
-            place.assume_init()
-        }
-    }
-
-    pub(super) fn pinned(&mut self) -> Option<Pin<&mut SpanState>> {
-        // SAFETY: `state` is initialised when `started`; `Place` is a local of `run_sync` that is
-        // never moved, and its Drop drops the state in place, so the pin's guarantees hold.
-        self.started
-            .then(|| unsafe { Pin::new_unchecked(self.state.assume_init_mut()) })
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        // SAFETY: initialised when `started`, and dropped at most once, here. A state that has
-        // ended and owns nothing is forgotten rather than dropped: its drop would only check that
-        // it ended, and its slot among the open spans was released when it did.
-        unsafe {
-            if self.started && !self.state.assume_init_ref().ended_and_plain() {
-                self.state.assume_init_drop();
-            }
-        }
-    }
 }

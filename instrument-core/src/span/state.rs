@@ -172,7 +172,7 @@ impl SpanState {
 
     /// Writes a span started under `parent` at `place`.
     #[inline(always)]
-    fn start_in(
+    pub(super) fn start_in(
         place: &mut MaybeUninit<Self>,
         parent: Parent,
         chain: &'static Chain,

@@ -154,19 +154,18 @@ fn async_fn(
         async move {
             #receiver
             #(#moved)*
-            let __instrument_state = match __INSTRUMENT_CALLSITE.chain() {
-                ::core::option::Option::None => ::core::option::Option::None,
-                ::core::option::Option::Some(__instrument_chain) => {
-                    #krate::__private::SpanState::start_under(
-                        __instrument_parent,
-                        __instrument_chain,
-                        __INSTRUMENT_CALLSITE.span_name(#instance),
-                        __INSTRUMENT_CALLSITE.dispatcher_name(),
-                        #instance,
-                        &[#(#captures),*],
-                    )
-                }
-            };
+            // The span state is written in place in this future, never moved.
+            let mut __instrument_state = ::core::pin::pin!(#krate::__private::SpanPlace::empty());
+            if let ::core::option::Option::Some(__instrument_chain) = __INSTRUMENT_CALLSITE.chain() {
+                __instrument_state.as_mut().start_under(
+                    __instrument_parent,
+                    __instrument_chain,
+                    __INSTRUMENT_CALLSITE.span_name(#instance),
+                    __INSTRUMENT_CALLSITE.dispatcher_name(),
+                    #instance,
+                    &[#(#captures),*],
+                );
+            }
             let __instrument_fut = async move { #never #body };
             #instrumented
         }
@@ -199,7 +198,11 @@ fn impl_future(krate: &Path, mode: Mode, output: &ReturnType, body: &TokenStream
     quote! {
         let __instrument_make = move || #annotation #body;
         let __instrument_fut = ::core::convert::identity(__instrument_make)();
-        async move { #instrumented }
+        async move {
+            let mut __instrument_state =
+                ::core::pin::pin!(#krate::__private::SpanPlace::holding(__instrument_state));
+            #instrumented
+        }
     }
 }
 
@@ -309,10 +312,9 @@ fn await_in_span(krate: &Path, mode: Mode) -> TokenStream {
         &quote!(&__instrument_ret),
     );
     quote! {
-        let mut __instrument_state = ::core::pin::pin!(__instrument_state);
         let __instrument_ret =
             #krate::__private::instrument(__instrument_state.as_mut(), __instrument_fut).await;
-        if let ::core::option::Option::Some(__instrument_state) = __instrument_state.as_mut().as_pin_mut() {
+        if let ::core::option::Option::Some(__instrument_state) = __instrument_state.as_mut().span_state() {
             #finish;
         }
         __instrument_ret
