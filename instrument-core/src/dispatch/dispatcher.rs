@@ -181,8 +181,8 @@ impl current::ScopeFollowers for Chain {
     }
 }
 
-/// The chain of a dispatcher with no handler anywhere above it.
-pub(crate) static EMPTY_CHAIN: Chain = Chain {
+/// A chain that reaches no handler.
+const NO_HANDLERS: Chain = Chain {
     span: Vec::new(),
     event: Vec::new(),
     shared: false,
@@ -192,17 +192,13 @@ pub(crate) static EMPTY_CHAIN: Chain = Chain {
     sample: KEEP_ALL,
 };
 
+/// The chain of a dispatcher with no handler anywhere above it.
+pub(crate) static EMPTY_CHAIN: Chain = NO_HANDLERS;
+
 /// The chain of a span its dispatcher's sampler left out: it reaches no handler, and entering
-/// the span marks its scope as not sampled, so that the spans below it are left out too.
-pub(crate) static UNSAMPLED_CHAIN: Chain = Chain {
-    span: Vec::new(),
-    event: Vec::new(),
-    shared: false,
-    scoped: Vec::new(),
-    batch: Vec::new(),
-    capture: Capture::NOTHING,
-    sample: KEEP_ALL,
-};
+/// the span marks its scope as not sampled, so that the spans below it are left out too. A static
+/// of its own, told from [`EMPTY_CHAIN`] by its address.
+pub(crate) static UNSAMPLED_CHAIN: Chain = NO_HANDLERS;
 
 /// The shared handlers a dispatcher reaches (its own, then its ancestors' while they propagate),
 /// as one snapshot: a span takes the snapshot when it starts and keeps it until it ends, so a

@@ -515,7 +515,6 @@ impl SpanCore {
         } else {
             None
         };
-        let skip = done;
         batch::record(|| EndedSpan {
             id: self.id,
             parent: self.parent,
@@ -526,7 +525,7 @@ impl SpanCore {
             extra,
             chain: self.chain,
             shared: self.shared.clone(),
-            skip,
+            skip: done,
         });
     }
 

@@ -32,9 +32,10 @@ pub fn run_sync<R>(
 ) -> R {
     // A dispatcher that samples decides a root before the body runs, so that a root it leaves
     // out costs a decision and a marked scope, not a span's machinery.
+    let name = callsite.span_name(instance);
     let mut decided = None;
     if chain.sample != KEEP_ALL {
-        match Parent::decide_root(chain, callsite.span_name(instance)) {
+        match Parent::decide_root(chain, name) {
             Root::Child => {}
             Root::Kept(id) => decided = Some(id),
             Root::LeftOut { id, trace } => return run_left_out(id, trace, body),
@@ -48,7 +49,6 @@ pub fn run_sync<R>(
             if std::mem::replace(&mut begun, true) {
                 return; // the generated body calls this once; a second call must not restart
             }
-            let name = callsite.span_name(instance);
             let dispatcher = callsite.dispatcher_name();
             let began = SpanState::start_at(
                 &mut place.state,

@@ -163,7 +163,8 @@ impl SpanState {
         };
         let id = decided.unwrap_or_else(|| SpanId::fresh(name));
         let trace = trace_of(id, parent.id, parent.trace);
-        if chain.sample != KEEP_ALL && !parent.keeps(chain, trace) {
+        // A root decided before its body ran was kept: its decision is not made twice.
+        if chain.sample != KEEP_ALL && decided.is_none() && !parent.keeps(chain, trace) {
             return Began::LeftOut { id, trace };
         }
         Self::start_kept(place, parent, chain, id, trace, dispatcher, instance, args);

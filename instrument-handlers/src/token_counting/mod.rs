@@ -10,7 +10,7 @@ mod from_callbacks;
 mod from_events;
 mod groups;
 mod handler;
-mod model;
+pub(crate) mod model;
 mod money;
 mod payload;
 mod price;

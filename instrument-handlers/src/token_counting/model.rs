@@ -20,14 +20,14 @@ const PENDING_CAPACITY: usize = 1024;
 
 /// The model named in `maps` (a call's arguments, then its model's settings): the first `model` or
 /// `model_name` that is a non-empty string.
-pub(super) fn named_in(maps: &[&Map<String, Value>]) -> Option<String> {
+pub(crate) fn named_in(maps: &[&Map<String, Value>]) -> Option<String> {
     maps.iter()
         .flat_map(|map| MODEL_KEYS.iter().filter_map(|key| map.get(*key)))
         .find_map(non_empty)
 }
 
 /// The model a provider's raw response says served the call.
-pub(super) fn served(raw: Option<&Value>) -> Option<String> {
+pub(crate) fn served(raw: Option<&Value>) -> Option<String> {
     let raw = raw?.as_object()?;
     SERVED_KEYS
         .iter()

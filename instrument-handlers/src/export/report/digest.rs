@@ -3,13 +3,14 @@
 //! stands for. The page's script only draws this; it decides nothing.
 
 use std::collections::HashMap;
+use std::ops::Add;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::export::span_kind::SpanKind as Kind;
 use crate::export::{ExportedEvent, ExportedSpan, SpanStatus};
-use crate::token_counting::{PriceTable, Usage, Usd, cost_of, usage_from};
+use crate::token_counting::{PriceTable, Usage, Usd, cost_of, model, usage_from};
 
 use super::secrets::redacted;
 
@@ -46,8 +47,8 @@ pub(crate) struct Trace {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) tokens: Option<u64>,
     /// What they cost, where the models are priced.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) cost: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_text")]
+    pub(crate) cost: Option<Usd>,
 }
 
 /// How a span ended, as the page marks it.
@@ -117,11 +118,9 @@ pub(crate) struct Llm {
     pub(crate) completion_tokens: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) total_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) cost: Option<String>,
-    /// The cost in picodollars, summed per trace.
-    #[serde(skip)]
-    cost_pico: Option<u128>,
+    /// What the calls cost, where their models are priced; summed per trace.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_text")]
+    pub(crate) cost: Option<Usd>,
 }
 
 /// One message of a conversation.
@@ -250,10 +249,7 @@ fn trace_view(spans: &[Span], first: usize, start: u64, trace_id: Option<String>
     let tokens = llms()
         .filter_map(|llm| llm.total_tokens)
         .reduce(u64::saturating_add);
-    let cost = llms()
-        .filter_map(|llm| llm.cost_pico)
-        .reduce(u128::saturating_add)
-        .map(|pico| Usd::from_picodollars(pico).to_string());
+    let cost = llms().filter_map(|llm| llm.cost).reduce(Add::add);
     Trace {
         first,
         count: spans.len(),
@@ -380,8 +376,8 @@ fn event_kind(name: &str) -> Option<Kind> {
 }
 
 /// The conversation, response, model, tokens and cost of an LLM span, from its events: the
-/// start event's messages or prompt, the end event's response and usage, the model from the
-/// start's `model_dict` or the provider's raw response.
+/// start event's messages or prompt, the end event's response and usage, the model as token
+/// counting reads it (the one the response says served the call, else the one its start named).
 fn llm_of(events: &[ExportedEvent], prices: &PriceTable) -> Llm {
     let mut llm = Llm::default();
     // Each end event is one call's answer; a span that made several adds them up.
@@ -397,7 +393,11 @@ fn llm_of(events: &[ExportedEvent], prices: &PriceTable) -> Llm {
                     content: prompt.to_owned(),
                 }];
             }
-            if let Some(model) = attributes.get("model_dict").and_then(model_name) {
+            let settings = ["additional_kwargs", "model_dict"]
+                .map(|key| attributes.get(key).and_then(Value::as_object));
+            if let Some(model) =
+                model::named_in(&settings.into_iter().flatten().collect::<Vec<_>>())
+            {
                 llm.model = Some(model);
             }
         } else if event.name.ends_with("EndEvent") {
@@ -417,10 +417,11 @@ fn llm_of(events: &[ExportedEvent], prices: &PriceTable) -> Llm {
                 },
             });
             let raw = response.get("raw");
-            if llm.model.is_none() {
-                llm.model = raw.and_then(model_name);
+            // The model that served the call, else the one its start named.
+            if let Some(served) = model::served(raw) {
+                llm.model = Some(served);
             }
-            let model = raw.and_then(model_name);
+            let model = llm.model.clone();
             if let Some(usage) = usage_from(
                 raw,
                 response.get("additional_kwargs").and_then(Value::as_object),
@@ -439,26 +440,14 @@ fn llm_of(events: &[ExportedEvent], prices: &PriceTable) -> Llm {
     llm.completion_tokens = sum(|usage| usage.completion);
     llm.total_tokens = sum(Usage::total);
     // Priced when every call's model is.
-    let costs: Option<Vec<u128>> = usages
+    let costs: Option<Vec<Usd>> = usages
         .iter()
-        .map(|(model, usage)| {
-            let model = model.as_deref().or(llm.model.as_deref())?;
-            Some(cost_of(model, usage, prices)?.total().picodollars())
-        })
+        .map(|(model, usage)| Some(cost_of(model.as_deref()?, usage, prices)?.total()))
         .collect();
-    if let Some(costs) = costs.filter(|costs| !costs.is_empty()) {
-        let pico = costs.into_iter().fold(0u128, u128::saturating_add);
-        llm.cost = Some(Usd::from_picodollars(pico).to_string());
-        llm.cost_pico = Some(pico);
-    }
+    llm.cost = costs
+        .filter(|costs| !costs.is_empty())
+        .map(|costs| costs.into_iter().sum());
     llm
-}
-
-fn model_name(value: &Value) -> Option<String> {
-    ["model", "model_name", "model_id"]
-        .iter()
-        .find_map(|key| value.get(*key)?.as_str())
-        .map(str::to_owned)
 }
 
 fn message(value: &Value) -> Message {
@@ -525,4 +514,12 @@ fn tool_of(events: &[ExportedEvent]) -> Option<Tool> {
         .map(text_of)
         .unwrap_or_default();
     Some(Tool { name, arguments })
+}
+
+/// An amount as the page shows it: `$0.00045`.
+fn as_text<S: Serializer>(amount: &Option<Usd>, serializer: S) -> Result<S::Ok, S::Error> {
+    match amount {
+        Some(amount) => serializer.collect_str(amount),
+        None => serializer.serialize_none(),
+    }
 }
